@@ -1,0 +1,1036 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Module 01 — Tensor: the data structure of deep learning
+#
+# Every number a neural network touches — an image, a weight, a gradient, a loss — lives in a
+# **tensor**: an n-dimensional grid of numbers of one type. In this module you build `Tensor`,
+# the class every later module stands on. By the end of the course the same class will carry
+# gradients through a network that reads handwritten digits.
+#
+# ## Learning objectives
+#
+# - Wrap a numpy array in a `Tensor` that knows its shape, dtype and whether it needs gradients.
+# - Implement elementwise arithmetic with numpy's broadcasting rules.
+# - Implement matrix multiplication with error messages that name both shapes.
+# - Implement reductions (`sum`, `mean`, `max`) along a dimension, with `keepdim`.
+# - Reshape, transpose and index tensors — and know which of these copy memory.
+# - Measure what a tensor costs: bytes per element, views against copies, and why a library
+#   matmul is thousands of times faster than three nested Python loops.
+#
+# ## Where this module fits
+#
+# ```
+#  01 Tensor ──► 02 Activations ──► 03 Layers ──► 04 Losses ──► 05 Autograd ──► 06 Optimizers
+#     ▲                                                            │
+#     └──── every op you write here records what autograd needs ───┘
+# ```
+#
+# You write forward math only. Each operation also leaves a small note on its result — *which op
+# made me, from which inputs* — and module 05 will read those notes to run the chain rule
+# backwards. You do not need to understand that yet: the helper that writes the note is given.
+
+# %%
+#| default_exp core.tensor
+
+# %% [markdown]
+# ## 1. What a tensor is
+#
+# A tensor is a block of memory plus a description of how to walk it:
+#
+# ```
+#   shape (2, 3), dtype float32               memory (row-major, 4 bytes each)
+#   ┌─────┬─────┬─────┐
+#   │ 1.0 │ 2.0 │ 3.0 │   row 0     ──►   [1.0][2.0][3.0][4.0][5.0][6.0]
+#   ├─────┼─────┼─────┤                      ▲                 ▲
+#   │ 4.0 │ 5.0 │ 6.0 │   row 1              start            + 5 × 4 bytes
+#   └─────┴─────┴─────┘
+#   ndim = 2, size = 6, nbytes = 24
+# ```
+#
+# numpy already does this very well, so our `Tensor` is a thin wrapper around an `np.ndarray`
+# stored in `.data`. What the wrapper adds is what deep learning needs on top of numpy:
+#
+# | attribute        | meaning                                                          |
+# |------------------|------------------------------------------------------------------|
+# | `data`           | the numpy array holding the values                               |
+# | `requires_grad`  | should autograd compute a gradient for this tensor?              |
+# | `grad`           | the gradient (a `Tensor`), filled in by `backward()` in module 05 |
+# | `_node`          | which operation produced this tensor, from which inputs           |
+#
+# **Why float32?** Neural networks do not need 16 significant digits; they need many numbers,
+# fast. float32 halves the memory of float64 and, on most CPUs, doubles the numbers a SIMD
+# instruction processes at once. So Python numbers become float32 by default. numpy arrays keep
+# their dtype (integer class labels stay integers; float64 arrays stay float64, which gradient
+# checks in module 05 rely on).
+#
+# **Why not copy?** `np.asarray` wraps an existing array of the right dtype without copying it.
+# A dataset of 60,000 images should not be duplicated just because we wrapped it.
+
+# %% [markdown]
+# ### Grad mode and the graph note (given)
+#
+# The next cell is given code. `record_op` is how every operation in this course returns its
+# result: it wraps the numpy result in a `Tensor` and, when grad mode is on and some input
+# requires a gradient, attaches a `Node` — the op's name, its inputs and anything the backward
+# rule will need (`saved`). Module 05's `no_grad()` turns grad mode off through
+# `set_grad_enabled`.
+
+# %%
+#| export
+from __future__ import annotations
+
+import numpy as np
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True when operations record the graph that backward() walks."""
+    return _grad_enabled
+
+
+def set_grad_enabled(mode: bool) -> bool:
+    """Turn graph recording on or off; returns the previous mode so callers can restore it."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, bool(mode)
+    return previous
+
+
+class Node:
+    """How a tensor was made: the op's name, its inputs and what its backward rule needs."""
+
+    __slots__ = ("op", "inputs", "needs", "saved")
+
+    def __init__(self, op: str, inputs: tuple, needs: tuple, saved: dict):
+        self.op = op            # name of the backward rule in module 05's registry
+        self.inputs = inputs    # the Tensors the op read
+        self.needs = needs      # needs[i]: does inputs[i] want a gradient?
+        self.saved = saved      # values the backward rule reads (dims, masks, outputs, ...)
+
+    def __repr__(self) -> str:
+        return f"Node({self.op!r}, inputs={len(self.inputs)})"
+
+
+def record_op(data, op: str, inputs: tuple, **saved) -> "Tensor":
+    """Wrap an op's numpy result in a Tensor and note how it was made.
+
+    The note (a Node) is attached only when grad mode is on and some input requires a
+    gradient; otherwise the result is a plain tensor and costs nothing extra.
+    """
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)
+    out = Tensor.__new__(Tensor)
+    out.data = data
+    out.grad = None
+    out.requires_grad = False
+    out._node = None
+    if _grad_enabled:
+        needs = tuple(t.requires_grad for t in inputs)
+        if True in needs:
+            out.requires_grad = True
+            out._node = Node(op, inputs, needs, saved)
+    return out
+
+
+def as_tensor(value, like: "Tensor | None" = None) -> "Tensor":
+    """Return ``value`` as a Tensor; Python numbers take the dtype of ``like`` when given.
+
+    A bare Python float would otherwise become a float64 array, and float32 + float64 is
+    float64 in numpy: one stray constant would silently double the memory of a network.
+    """
+    if isinstance(value, Tensor):
+        return value
+    if like is not None and isinstance(value, (int, float, bool)) and \
+            np.issubdtype(like.data.dtype, np.floating):
+        return Tensor(np.asarray(value, dtype=like.data.dtype))
+    return Tensor(value)
+
+
+# %% [markdown]
+# ## 2. The Tensor class
+#
+# The class below is mostly given: properties, printing, and operator methods (`a + b` calls
+# `a.__add__(b)`) that forward to the functions you write in the rest of this module. Python
+# looks those functions up when an operator is *used*, not when the class is defined, so the
+# class works as soon as each function exists.
+#
+# Your part is the constructor.
+
+# %% nbgrader={"schema_version": 3, "grade": false, "grade_id": "tensor_class", "solution": true, "locked": false}
+#| export
+class Tensor:
+    """An n-dimensional array of numbers that can take part in automatic differentiation.
+
+    TODO: store ``data`` as a numpy array in ``self.data`` and set up the autograd fields.
+    APPROACH:
+        1. If ``data`` is a Tensor, take its ``.data``.
+        2. With ``dtype`` given, convert with ``np.asarray(data, dtype=dtype)``.
+        3. Otherwise numpy arrays keep their dtype; Python numbers and lists become float32.
+        4. ``requires_grad`` is only allowed for floating-point dtypes (raise ``TypeError``).
+        5. Set ``self.requires_grad``, ``self.grad = None`` and ``self._node = None``.
+    EXAMPLE:
+        >>> Tensor([[1, 2], [3, 4]]).data.dtype
+        dtype('float32')
+        >>> Tensor(np.arange(3)).data.dtype       # integer arrays stay integers (labels)
+        dtype('int64')
+    HINTS:
+        - ``np.asarray`` does not copy an array that already has the right dtype.
+        - ``np.issubdtype(arr.dtype, np.floating)`` tells whether an array holds floats.
+    """
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        ### BEGIN SOLUTION
+        if isinstance(data, Tensor):
+            data = data.data
+        if dtype is not None:
+            arr = np.asarray(data, dtype=dtype)
+        elif isinstance(data, np.ndarray):
+            arr = data
+        elif isinstance(data, np.generic):
+            arr = np.asarray(data)
+        else:
+            arr = np.asarray(data, dtype=np.float32)
+        if requires_grad and not np.issubdtype(arr.dtype, np.floating):
+            raise TypeError(f"only floating-point tensors can require gradients, "
+                            f"got dtype {arr.dtype}; pass dtype=np.float32")
+        self.data = arr
+        self.requires_grad = bool(requires_grad)
+        self.grad = None
+        self._node = None
+        ### END SOLUTION
+
+    # ---- description ---------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def numel(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user rather than by an op on tensors needing grad."""
+        return self._node is None
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        if self.data.dtype != np.float32:
+            extra = f", dtype={self.data.dtype}" + extra
+        return f"tensor({body}{extra})"
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    # ---- leaving the graph -----------------------------------------------------------------
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, this one has shape "
+                             f"{self.shape}")
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying numpy array (shared, not copied)."""
+        return self.data
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing this one's data but cut out of the graph."""
+        return Tensor(self.data)
+
+    def requires_grad_(self, mode: bool = True) -> "Tensor":
+        if mode and not np.issubdtype(self.data.dtype, np.floating):
+            raise TypeError(f"only floating-point tensors can require gradients, "
+                            f"got dtype {self.data.dtype}")
+        self.requires_grad = bool(mode)
+        return self
+
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Fill ``.grad`` of every leaf this tensor depends on (module 05's engine)."""
+        from tinytorch._course import require
+
+        engine = require("core.autograd", feature="Tensor.backward()")
+        engine.backward(self, gradient, retain_graph=retain_graph)
+
+    # ---- arithmetic (the functions are written below) ---------------------------------------
+    def __add__(self, other):
+        return add(self, other)
+
+    def __radd__(self, other):
+        return add(as_tensor(other, like=self), self)
+
+    def __sub__(self, other):
+        return sub(self, other)
+
+    def __rsub__(self, other):
+        return sub(as_tensor(other, like=self), self)
+
+    def __mul__(self, other):
+        return mul(self, other)
+
+    def __rmul__(self, other):
+        return mul(as_tensor(other, like=self), self)
+
+    def __truediv__(self, other):
+        return div(self, other)
+
+    def __rtruediv__(self, other):
+        return div(as_tensor(other, like=self), self)
+
+    def __neg__(self):
+        return neg(self)
+
+    def __pow__(self, exponent):
+        return pow(self, exponent)
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(as_tensor(other), self)
+
+    def __getitem__(self, index):
+        return getitem(self, index)
+
+    # Comparisons give boolean tensors outside the graph (useful for accuracy).
+    def __eq__(self, other):  # type: ignore[override]
+        return Tensor(self.data == as_tensor(other, like=self).data)
+
+    def __ne__(self, other):  # type: ignore[override]
+        return Tensor(self.data != as_tensor(other, like=self).data)
+
+    def __lt__(self, other):
+        return Tensor(self.data < as_tensor(other, like=self).data)
+
+    def __le__(self, other):
+        return Tensor(self.data <= as_tensor(other, like=self).data)
+
+    def __gt__(self, other):
+        return Tensor(self.data > as_tensor(other, like=self).data)
+
+    def __ge__(self, other):
+        return Tensor(self.data >= as_tensor(other, like=self).data)
+
+    __hash__ = object.__hash__
+
+    # ---- methods -------------------------------------------------------------------------
+    def matmul(self, other):
+        return matmul(self, other)
+
+    def sum(self, dim=None, keepdim: bool = False):
+        return tensor_sum(self, dim, keepdim)
+
+    def mean(self, dim=None, keepdim: bool = False):
+        return tensor_mean(self, dim, keepdim)
+
+    def max(self, dim=None, keepdim: bool = False):
+        return tensor_max(self, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim: bool = False):
+        """Index of the largest value (no gradient: indices are not differentiable)."""
+        idx = np.argmax(self.data, axis=dim)
+        if keepdim and dim is not None:
+            idx = np.expand_dims(idx, dim)
+        return Tensor(np.asarray(idx))
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return reshape(self, shape)
+
+    def view(self, *shape):
+        return self.reshape(*shape)
+
+    def flatten(self, start_dim: int = 0):
+        start = start_dim % max(self.ndim, 1)
+        return reshape(self, self.shape[:start] + (-1,))
+
+    def transpose(self, dim0: int = 0, dim1: int = 1):
+        return transpose(self, dim0, dim1)
+
+    @property
+    def T(self):
+        if self.ndim < 2:
+            return self
+        return transpose(self, -2, -1) if self.ndim == 2 else permute(
+            self, tuple(reversed(range(self.ndim))))
+
+    def exp(self):
+        return exp(self)
+
+    def log(self):
+        return log(self)
+
+    # Activations and log-softmax are written in modules 02 and 04; these methods reach them
+    # through the course map, so using one early names the module to complete.
+    def relu(self):
+        from tinytorch._course import require
+        return require("core.activations", feature="Tensor.relu()").relu(self)
+
+    def sigmoid(self):
+        from tinytorch._course import require
+        return require("core.activations", feature="Tensor.sigmoid()").sigmoid(self)
+
+    def tanh(self):
+        from tinytorch._course import require
+        return require("core.activations", feature="Tensor.tanh()").tanh(self)
+
+    def softmax(self, dim: int = -1):
+        from tinytorch._course import require
+        return require("core.activations", feature="Tensor.softmax()").softmax(self, dim)
+
+    def log_softmax(self, dim: int = -1):
+        from tinytorch._course import require
+        return require("core.losses", feature="Tensor.log_softmax()").log_softmax(self, dim)
+
+
+# %% [markdown]
+# Let's check the constructor. Each check below is a graded cell: it is locked, and it is worth
+# points when your notebook is autograded.
+
+# %% nbgrader={"schema_version": 3, "grade": true, "grade_id": "test_tensor_class", "locked": true, "points": 5, "solution": false}
+t = Tensor([[1, 2, 3], [4, 5, 6]])
+assert t.shape == (2, 3), f"shape should be (2, 3), got {t.shape}"
+assert t.dtype == np.float32, f"Python numbers should become float32, got {t.dtype}"
+assert t.ndim == 2 and t.size == 6, "ndim should be 2 and size 6"
+assert t.requires_grad is False and t.grad is None, "new tensors need no gradient by default"
+labels = Tensor(np.array([0, 3, 1]))
+assert labels.dtype == np.int64, f"integer arrays keep their dtype, got {labels.dtype}"
+a = np.ones(4, dtype=np.float32)
+assert Tensor(a).data is a, "a float32 array should be wrapped, not copied"
+w = Tensor([0.5], requires_grad=True)
+assert w.requires_grad is True
+try:
+    Tensor(np.array([1, 2]), requires_grad=True)
+    raise AssertionError("an integer tensor must refuse requires_grad=True")
+except TypeError:
+    pass
+### BEGIN HIDDEN TESTS
+assert Tensor(3.0).shape == () and Tensor(3.0).item() == 3.0
+assert Tensor(np.zeros(2, dtype=np.float64)).dtype == np.float64
+assert Tensor([1, 2], dtype=np.int32).dtype == np.int32
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 3. Creating tensors
+#
+# Models need tensors full of zeros (biases), ones, and random numbers (weights). Random numbers
+# come from a `np.random.Generator`; passing one in (or a seed) makes an experiment
+# reproducible, which the milestones rely on.
+
+# %% nbgrader={"schema_version": 3, "grade": false, "grade_id": "creation", "solution": true, "locked": false}
+#| export
+def _shape_arg(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def zeros(*shape, requires_grad: bool = False, dtype=np.float32) -> Tensor:
+    """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``.
+
+    TODO: build the numpy array and wrap it.
+    APPROACH: ``np.zeros(shape, dtype=dtype)`` then ``Tensor(..., requires_grad=...)``.
+    EXAMPLE: zeros(2, 3).shape == (2, 3)
+    HINTS: ``_shape_arg(shape)`` accepts both calling styles.
+    """
+    ### BEGIN SOLUTION
+    return Tensor(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+    ### END SOLUTION
+
+
+def ones(*shape, requires_grad: bool = False, dtype=np.float32) -> Tensor:
+    """A tensor of ones (same calling styles as ``zeros``)."""
+    ### BEGIN SOLUTION
+    return Tensor(np.ones(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+    ### END SOLUTION
+
+
+def randn(*shape, requires_grad: bool = False, seed=None, dtype=np.float32) -> Tensor:
+    """Standard normal samples. ``seed`` may be an int or a ``np.random.Generator``.
+
+    HINTS: ``np.random.default_rng(seed)`` accepts None, an int, or a Generator;
+    ``rng.standard_normal(shape, dtype=np.float32)`` draws float32 directly.
+    """
+    ### BEGIN SOLUTION
+    rng = np.random.default_rng(seed)
+    data = rng.standard_normal(_shape_arg(shape), dtype=np.float32).astype(dtype, copy=False)
+    return Tensor(data, requires_grad=requires_grad)
+    ### END SOLUTION
+
+
+def rand(*shape, requires_grad: bool = False, seed=None, dtype=np.float32) -> Tensor:
+    """Uniform samples in [0, 1)."""
+    ### BEGIN SOLUTION
+    rng = np.random.default_rng(seed)
+    data = rng.random(_shape_arg(shape), dtype=np.float32).astype(dtype, copy=False)
+    return Tensor(data, requires_grad=requires_grad)
+    ### END SOLUTION
+
+
+def arange(start, stop=None, step=1, dtype=np.float32) -> Tensor:
+    """Evenly spaced values, like ``np.arange`` (float32 unless ``dtype`` says otherwise)."""
+    ### BEGIN SOLUTION
+    if stop is None:
+        start, stop = 0, start
+    return Tensor(np.arange(start, stop, step, dtype=dtype))
+    ### END SOLUTION
+
+
+def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    return zeros(t.shape, requires_grad=requires_grad, dtype=t.dtype)
+
+
+def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    return ones(t.shape, requires_grad=requires_grad, dtype=t.dtype)
+
+
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """PyTorch-style spelling of ``Tensor(...)``."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+# %% nbgrader={"schema_version": 3, "grade": true, "grade_id": "test_creation", "locked": true, "points": 5, "solution": false}
+z = zeros(2, 3)
+assert z.shape == (2, 3) and float(z.data.sum()) == 0.0, "zeros(2, 3) should be all zeros"
+assert z.dtype == np.float32, f"zeros should be float32, got {z.dtype}"
+assert ones((4,)).data.tolist() == [1.0, 1.0, 1.0, 1.0], "ones((4,)) should be four ones"
+r1, r2 = randn(3, 4, seed=0), randn(3, 4, seed=0)
+assert r1.shape == (3, 4) and r1.dtype == np.float32
+assert np.array_equal(r1.data, r2.data), "the same seed must give the same numbers"
+assert not np.array_equal(r1.data, randn(3, 4, seed=1).data), "other seeds, other numbers"
+u = rand(1000, seed=0)
+assert 0.0 <= float(u.data.min()) and float(u.data.max()) < 1.0, "rand must lie in [0, 1)"
+assert arange(4).data.tolist() == [0.0, 1.0, 2.0, 3.0]
+### BEGIN HIDDEN TESTS
+assert abs(float(randn(20000, seed=3).data.std()) - 1.0) < 0.05
+assert zeros(2, requires_grad=True).requires_grad
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 4. Elementwise arithmetic and broadcasting
+#
+# `a + b` adds matching elements. When shapes differ, numpy **broadcasts**: it lines the shapes
+# up from the right, and a dimension of size 1 (or a missing one) is stretched to match.
+#
+# ```
+#   x       (32, 10)      a batch of 32 rows          (32, 10)
+#   bias        (10,)  ─► seen as   (1, 10)   ─► stretched to (32, 10)   ✓
+#
+#   (3, 1) + (1, 4)  ─►  (3, 4)        (5,) + (2, 5)  ─►  (2, 5)        (3,) + (4,)  ✗
+# ```
+#
+# Broadcasting never copies the stretched operand: numpy walks it with a stride of 0. It matters
+# again in module 05: a bias used by 32 rows must collect the gradient of all 32.
+#
+# Each function below computes with numpy and returns `record_op(result, "<op name>", inputs)`.
+# The op names (`"add"`, `"sub"`, `"mul"`, `"div"`, `"neg"`, `"pow"`) are how module 05 finds the
+# matching backward rule. `mul` and `div` need nothing saved: their rules read the inputs.
+
+# %% nbgrader={"schema_version": 3, "grade": false, "grade_id": "arithmetic", "solution": true, "locked": false}
+#| export
+def add(a, b) -> Tensor:
+    """Elementwise ``a + b`` with broadcasting.
+
+    TODO: make both operands tensors, add their data, record the op as "add".
+    APPROACH:
+        1. ``a = as_tensor(a)``; ``b = as_tensor(b, like=a)`` (a Python number takes a's dtype)
+        2. ``return record_op(a.data + b.data, "add", (a, b))``
+    EXAMPLE: add(Tensor([1., 2.]), 3.0).data.tolist() == [4.0, 5.0]
+    HINTS: ``sub``, ``mul`` and ``div`` follow the same three lines.
+    """
+    ### BEGIN SOLUTION
+    a = as_tensor(a)
+    b = as_tensor(b, like=a)
+    return record_op(a.data + b.data, "add", (a, b))
+    ### END SOLUTION
+
+
+def sub(a, b) -> Tensor:
+    """Elementwise ``a - b`` with broadcasting (op name "sub")."""
+    ### BEGIN SOLUTION
+    a = as_tensor(a)
+    b = as_tensor(b, like=a)
+    return record_op(a.data - b.data, "sub", (a, b))
+    ### END SOLUTION
+
+
+def mul(a, b) -> Tensor:
+    """Elementwise ``a * b`` with broadcasting (op name "mul")."""
+    ### BEGIN SOLUTION
+    a = as_tensor(a)
+    b = as_tensor(b, like=a)
+    return record_op(a.data * b.data, "mul", (a, b))
+    ### END SOLUTION
+
+
+def div(a, b) -> Tensor:
+    """Elementwise ``a / b`` with broadcasting (op name "div")."""
+    ### BEGIN SOLUTION
+    a = as_tensor(a)
+    b = as_tensor(b, like=a)
+    return record_op(a.data / b.data, "div", (a, b))
+    ### END SOLUTION
+
+
+def neg(a) -> Tensor:
+    """``-a`` (op name "neg")."""
+    ### BEGIN SOLUTION
+    a = as_tensor(a)
+    return record_op(-a.data, "neg", (a,))
+    ### END SOLUTION
+
+
+def pow(a, exponent) -> Tensor:
+    """``a ** exponent``; the exponent may be a number or a tensor (op name "pow").
+
+    HINTS: save the output (``out=...``): the rule for the exponent's gradient reuses it.
+    """
+    ### BEGIN SOLUTION
+    a = as_tensor(a)
+    b = as_tensor(exponent, like=a)
+    out = np.power(a.data, b.data)
+    return record_op(out, "pow", (a, b), out=out)
+    ### END SOLUTION
+
+
+# %% nbgrader={"schema_version": 3, "grade": true, "grade_id": "test_arithmetic", "locked": true, "points": 10, "solution": false}
+a = Tensor([[1.0, 2.0], [3.0, 4.0]])
+b = Tensor([10.0, 20.0])
+assert (a + b).data.tolist() == [[11, 22], [13, 24]], "a + b should broadcast b over rows"
+assert (a - 1).data.tolist() == [[0, 1], [2, 3]], "a - 1 should subtract from every element"
+assert (2 * a).data.tolist() == [[2, 4], [6, 8]], "2 * a should work (reflected operand)"
+assert np.allclose((a / b).data, [[0.1, 0.1], [0.3, 0.2]]), "a / b should divide by row b"
+assert (-a).data.tolist() == [[-1, -2], [-3, -4]], "-a should negate"
+assert np.allclose((a ** 2).data, [[1, 4], [9, 16]]), "a ** 2 should square"
+assert (a + 0.5).dtype == np.float32, "a Python float must not upcast a float32 tensor"
+col, row = Tensor(np.ones((3, 1), np.float32)), Tensor(np.ones((1, 4), np.float32))
+assert (col * row).shape == (3, 4), "(3, 1) * (1, 4) should broadcast to (3, 4)"
+### BEGIN HIDDEN TESTS
+assert np.allclose((1 / Tensor([2.0, 4.0])).data, [0.5, 0.25])
+assert np.allclose((Tensor([2.0]) ** Tensor([3.0])).data, [8.0])
+assert (3 - Tensor([1.0])).data.tolist() == [2.0]
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 5. Matrix multiplication
+#
+# A linear layer is one matrix product: a batch of inputs `(batch, in)` times a weight matrix
+# gives `(batch, out)`. Each output element is a dot product of a row and a column:
+#
+# ```
+#       A (2, 3)            B (3, 2)           C = A @ B (2, 2)
+#   ┌───────────────┐    ┌───────┐
+#   │ a00  a01  a02 │ ×  │b00 b01│   =   c00 = a00·b00 + a01·b10 + a02·b20
+#   │ a10  a11  a12 │    │b10 b11│       ... 2 × 2 outputs, 3 multiply-adds each
+#   └───────────────┘    │b20 b21│
+#                        └───────┘
+#   (m, k) @ (k, n) -> (m, n): the inner sizes k must agree.
+# ```
+#
+# `np.matmul` also handles 1-D operands (a vector is a row on the left, a column on the right)
+# and stacks of matrices (`(b, m, k) @ (b, k, n)`), so we use it. What we add is an error a
+# student can act on: numpy says *"matmul: Input operand 1 has a mismatch in its core dimension
+# 0"*; we say which shapes met and which sizes differ.
+
+# %% nbgrader={"schema_version": 3, "grade": false, "grade_id": "matmul", "solution": true, "locked": false}
+#| export
+def matmul(a, b) -> Tensor:
+    """Matrix product ``a @ b`` (op name "matmul").
+
+    TODO: check the inner dimensions, multiply with numpy, record the op.
+    APPROACH:
+        1. Make both operands tensors. Refuse 0-d operands with a ValueError.
+        2. The inner size of ``a`` is its last dimension; of ``b``, its first dimension when
+           ``b`` is 1-D, else its second-to-last.
+        3. If they differ raise ``ValueError`` naming both shapes and both sizes, e.g.
+           ``"matmul: (32, 784) @ (128, 10): inner dimensions 784 and 128 differ"``.
+        4. ``record_op(np.matmul(a.data, b.data), "matmul", (a, b))``
+    HINTS: ``a.shape[-1]`` and ``b.shape[-2]``; format a shape with ``{a.shape}``.
+    """
+    ### BEGIN SOLUTION
+    a = as_tensor(a)
+    b = as_tensor(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least one dimension, got shapes "
+                         f"{a.shape} and {b.shape}; use * to scale by a number")
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        raise ValueError(f"matmul: {a.shape} @ {b.shape}: inner dimensions {k_a} and {k_b} "
+                         f"differ")
+    return record_op(np.matmul(a.data, b.data), "matmul", (a, b))
+    ### END SOLUTION
+
+
+# %% nbgrader={"schema_version": 3, "grade": true, "grade_id": "test_matmul", "locked": true, "points": 10, "solution": false}
+A = Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+B = Tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+C = A @ B
+assert C.shape == (2, 2), f"(2, 3) @ (3, 2) should be (2, 2), got {C.shape}"
+assert C.data.tolist() == [[4.0, 5.0], [10.0, 11.0]], f"wrong product {C.data.tolist()}"
+assert (A @ Tensor([1.0, 1.0, 1.0])).data.tolist() == [6.0, 15.0], "matrix @ vector"
+try:
+    matmul(Tensor(np.ones((32, 784), np.float32)), Tensor(np.ones((128, 10), np.float32)))
+    raise AssertionError("mismatched shapes must raise ValueError")
+except ValueError as err:
+    msg = str(err)
+    assert "(32, 784)" in msg and "(128, 10)" in msg, f"name both shapes: {msg}"
+    assert "784" in msg and "128" in msg, f"name both inner sizes: {msg}"
+### BEGIN HIDDEN TESTS
+batched = matmul(Tensor(np.ones((4, 2, 3), np.float32)), Tensor(np.ones((4, 3, 5), np.float32)))
+assert batched.shape == (4, 2, 5) and float(batched.data[0, 0, 0]) == 3.0
+assert (Tensor([1.0, 2.0]) @ Tensor([3.0, 4.0])).item() == 11.0
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 6. Reductions: sum, mean, max
+#
+# A reduction collapses a dimension. `dim` says which (an int, a tuple, or `None` for all);
+# `keepdim=True` keeps the collapsed dimension with size 1, so the result still broadcasts
+# against the input — exactly what softmax needs in module 02.
+#
+# ```
+#   x (2, 3)            x.sum(dim=0) -> (3,)      x.sum(dim=1) -> (2,)    x.sum() -> ()
+#   [[1, 2, 3],         [5, 7, 9]                 [ 6, 15]               21
+#    [4, 5, 6]]                                   keepdim=True: [[6], [15]]  shape (2, 1)
+# ```
+#
+# Save what the backward rule needs: `dim` and `keepdim` for all three; `max` also saves its
+# output (`out=`), because only the positions that held the maximum get a gradient.
+
+# %% nbgrader={"schema_version": 3, "grade": false, "grade_id": "reductions", "solution": true, "locked": false}
+#| export
+def tensor_sum(a, dim=None, keepdim: bool = False) -> Tensor:
+    """Sum over ``dim`` (int, tuple or None) — ``Tensor.sum`` calls this (op name "sum").
+
+    TODO: reduce with numpy and record the op with ``dim`` and ``keepdim`` saved.
+    APPROACH: ``np.sum(a.data, axis=dim, keepdims=keepdim)`` then
+              ``record_op(out, "sum", (a,), dim=dim, keepdim=keepdim)``
+    EXAMPLE: Tensor([[1., 2.], [3., 4.]]).sum(dim=0).data.tolist() == [4.0, 6.0]
+    HINTS: numpy calls them ``axis`` and ``keepdims``; PyTorch calls them ``dim``, ``keepdim``.
+    """
+    ### BEGIN SOLUTION
+    a = as_tensor(a)
+    out = np.sum(a.data, axis=dim, keepdims=keepdim)
+    return record_op(out, "sum", (a,), dim=dim, keepdim=keepdim)
+    ### END SOLUTION
+
+
+def tensor_mean(a, dim=None, keepdim: bool = False) -> Tensor:
+    """Mean over ``dim`` (op name "mean"; save ``dim`` and ``keepdim``)."""
+    ### BEGIN SOLUTION
+    a = as_tensor(a)
+    out = np.mean(a.data, axis=dim, keepdims=keepdim)
+    return record_op(out, "mean", (a,), dim=dim, keepdim=keepdim)
+    ### END SOLUTION
+
+
+def tensor_max(a, dim=None, keepdim: bool = False) -> Tensor:
+    """Maximum over ``dim`` (op name "max"; save ``dim``, ``keepdim`` and ``out``)."""
+    ### BEGIN SOLUTION
+    a = as_tensor(a)
+    out = np.max(a.data, axis=dim, keepdims=keepdim)
+    return record_op(out, "max", (a,), dim=dim, keepdim=keepdim, out=out)
+    ### END SOLUTION
+
+
+# %% nbgrader={"schema_version": 3, "grade": true, "grade_id": "test_reductions", "locked": true, "points": 10, "solution": false}
+x = Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+assert x.sum().item() == 21.0, "sum of everything should be 21"
+assert x.sum(dim=0).data.tolist() == [5.0, 7.0, 9.0], "sum over rows (dim=0)"
+assert x.sum(dim=1, keepdim=True).shape == (2, 1), "keepdim keeps a size-1 dimension"
+assert x.mean().item() == 3.5, "mean should be 3.5"
+assert x.mean(dim=1).data.tolist() == [2.0, 5.0], "mean of each row"
+assert x.max().item() == 6.0, "max should be 6"
+assert x.max(dim=0).data.tolist() == [4.0, 5.0, 6.0], "max down each column"
+assert x.sum(dim=0).dtype == np.float32, "reductions keep float32"
+### BEGIN HIDDEN TESTS
+assert x.max(dim=1, keepdim=True).data.tolist() == [[3.0], [6.0]]
+assert x.sum(dim=(0, 1)).item() == 21.0
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 7. Reshape, transpose and indexing
+#
+# These ops move no arithmetic at all — they change how memory is *read*.
+#
+# ```
+#   reshape (2, 3) -> (3, 2): same 6 numbers, same order, new row length    (a view)
+#   transpose (2, 3) -> (3, 2): rows become columns; numpy swaps the strides (a view)
+#   x[0]      row 0, a view          x[:, 1]   column 1, a view
+#   x[[0, 0]] fancy index: a copy    x[mask]   boolean mask: a copy
+# ```
+#
+# `Tensor.reshape(*shape)` and `Tensor.transpose(dim0, dim1)` call the functions below; `x.T`
+# swaps the last two dimensions. The backward rules undo the move: a reshape is undone by
+# reshaping back, a transpose by the same swap, and indexing by scattering into zeros.
+
+# %% nbgrader={"schema_version": 3, "grade": false, "grade_id": "shape_ops", "solution": true, "locked": false}
+#| export
+def reshape(a, shape: tuple) -> Tensor:
+    """The same elements with a new shape; one entry may be -1 (op name "reshape").
+
+    TODO: reshape the data and record the op (the rule reads the input's shape itself).
+    APPROACH: ``record_op(a.data.reshape(shape), "reshape", (a,))``
+    HINTS: a ValueError from numpy is already clear; let it through.
+    """
+    ### BEGIN SOLUTION
+    a = as_tensor(a)
+    return record_op(a.data.reshape(shape), "reshape", (a,))
+    ### END SOLUTION
+
+
+def permute(a, axes: tuple) -> Tensor:
+    """Reorder all dimensions (op name "transpose", with ``axes`` saved)."""
+    ### BEGIN SOLUTION
+    a = as_tensor(a)
+    axes = tuple(int(ax) % a.ndim for ax in axes)
+    return record_op(np.transpose(a.data, axes), "transpose", (a,), axes=axes)
+    ### END SOLUTION
+
+
+def transpose(a, dim0: int = 0, dim1: int = 1) -> Tensor:
+    """Swap two dimensions.
+
+    TODO: build the permutation that swaps ``dim0`` and ``dim1`` and call ``permute``.
+    EXAMPLE: transpose(zeros(2, 3, 4), 0, 2).shape == (4, 3, 2)
+    HINTS: start from ``list(range(a.ndim))`` and swap two entries.
+    """
+    ### BEGIN SOLUTION
+    a = as_tensor(a)
+    axes = list(range(a.ndim))
+    axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+    return permute(a, tuple(axes))
+    ### END SOLUTION
+
+
+def getitem(a, index) -> Tensor:
+    """``a[index]`` for ints, slices, lists, arrays and masks (op name "getitem").
+
+    HINTS: an index may itself be a Tensor: use its ``.data``. Save ``index`` for the rule.
+    """
+    ### BEGIN SOLUTION
+    a = as_tensor(a)
+    if isinstance(index, Tensor):
+        index = index.data
+    elif isinstance(index, tuple):
+        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return record_op(a.data[index], "getitem", (a,), index=index)
+    ### END SOLUTION
+
+
+# %% nbgrader={"schema_version": 3, "grade": true, "grade_id": "test_shape_ops", "locked": true, "points": 10, "solution": false}
+x = Tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
+assert x.reshape(3, 2).data.tolist() == [[0, 1], [2, 3], [4, 5]], "reshape keeps the order"
+assert x.reshape(-1).shape == (6,), "-1 infers a dimension"
+assert x.T.shape == (3, 2) and x.T.data.tolist() == [[0, 3], [1, 4], [2, 5]], "x.T swaps"
+assert x.transpose(0, 1).data.tolist() == x.T.data.tolist()
+y = Tensor(np.zeros((2, 3, 4), np.float32))
+assert y.transpose(0, 2).shape == (4, 3, 2), "transpose(0, 2) of (2, 3, 4) is (4, 3, 2)"
+assert x[1].data.tolist() == [3, 4, 5], "x[1] is the second row"
+assert x[:, 1].data.tolist() == [1, 4], "x[:, 1] is the second column"
+assert x[Tensor(np.array([1, 0]))].data.tolist() == [[3, 4, 5], [0, 1, 2]], "tensor index"
+### BEGIN HIDDEN TESTS
+assert x[np.arange(2), np.array([2, 0])].data.tolist() == [2.0, 3.0]
+assert x[x > 2].data.tolist() == [3.0, 4.0, 5.0]
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 8. exp and log
+#
+# Softmax, sigmoid and cross-entropy are built from `exp` and `log`. Both are elementwise. `exp`
+# saves its output: the derivative of `exp(x)` is `exp(x)` itself, so the backward rule can
+# reuse it instead of computing it again.
+
+# %% nbgrader={"schema_version": 3, "grade": false, "grade_id": "exp_log", "solution": true, "locked": false}
+#| export
+def exp(a) -> Tensor:
+    """Elementwise e**a (op name "exp"; save ``out``).
+
+    TODO: compute with ``np.exp`` and record the op with the output saved.
+    EXAMPLE: exp(Tensor([0.0])).item() == 1.0
+    """
+    ### BEGIN SOLUTION
+    a = as_tensor(a)
+    out = np.exp(a.data)
+    return record_op(out, "exp", (a,), out=out)
+    ### END SOLUTION
+
+
+def log(a) -> Tensor:
+    """Elementwise natural logarithm (op name "log")."""
+    ### BEGIN SOLUTION
+    a = as_tensor(a)
+    return record_op(np.log(a.data), "log", (a,))
+    ### END SOLUTION
+
+
+# %% nbgrader={"schema_version": 3, "grade": true, "grade_id": "test_exp_log", "locked": true, "points": 5, "solution": false}
+v = Tensor([0.0, 1.0, 2.0])
+assert np.allclose(v.exp().data, np.exp([0.0, 1.0, 2.0])), "exp is wrong"
+assert np.allclose(v.exp().log().data, v.data, atol=1e-6), "log(exp(x)) should be x"
+assert v.exp().dtype == np.float32, "exp keeps float32"
+### BEGIN HIDDEN TESTS
+assert np.allclose(log(Tensor([1.0, np.e])).data, [0.0, 1.0])
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 9. The graph note, seen from outside
+#
+# You have been calling `record_op` all along. With an input that requires a gradient, each
+# result now remembers where it came from; module 05 walks these notes backwards.
+
+# %%
+w = Tensor([[0.5, -1.0]], requires_grad=True)
+xin = Tensor([[2.0], [3.0]])
+score = (w @ xin).sum()
+print("score:", score, "made by", score._node, "from", score._node.inputs[0]._node)
+plain = Tensor([1.0]) + Tensor([2.0])
+print("no input requires grad, so no note:", plain._node)
+
+# %% nbgrader={"schema_version": 3, "grade": true, "grade_id": "test_graph_recording", "locked": true, "points": 5, "solution": false}
+w = Tensor([1.0, 2.0], requires_grad=True)
+out = (w * 3.0).sum()
+assert out.requires_grad, "a result of a tensor that requires grad requires grad too"
+assert out._node is not None and out._node.op == "sum", "sum should record op 'sum'"
+inner = out._node.inputs[0]
+assert inner._node.op == "mul" and inner._node.inputs[0] is w, "mul should record its inputs"
+assert (Tensor([1.0]) * 2.0)._node is None, "no input requires grad -> nothing recorded"
+previous = set_grad_enabled(False)
+try:
+    assert (w * 2.0)._node is None, "with grad mode off nothing is recorded"
+finally:
+    set_grad_enabled(previous)
+### BEGIN HIDDEN TESTS
+assert (w - 1.0)._node.op == "sub" and (w / 2.0)._node.op == "div"
+assert w.reshape(2, 1)._node.op == "reshape" and w.exp()._node.saved["out"] is not None
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 10. Systems: what does a tensor cost?
+#
+# Three measurements. Run them, and read the numbers before the explanation below.
+
+# %%
+import time
+
+# (a) Memory: bytes per element by dtype, for one MNIST-sized batch of images.
+batch = np.zeros((128, 784))
+for dt in (np.float64, np.float32, np.float16):
+    print(f"{np.dtype(dt).name:>8}: {batch.astype(dt).nbytes / 1024:8.1f} KiB for 128 x 784")
+
+# (b) Views against copies: which ops share memory with their input?
+base = Tensor(np.arange(12, dtype=np.float32).reshape(3, 4))
+for label, t in [("reshape", base.reshape(4, 3)), ("transpose", base.T), ("x[1]", base[1]),
+                 ("x[:, 1]", base[:, 1]), ("x[[0, 2]]", base[np.array([0, 2])]),
+                 ("x + 0", base + 0)]:
+    print(f"{label:>10}: shares memory with x = {np.shares_memory(t.data, base.data)}")
+
+
+# (c) Time: a Python triple loop against numpy's matmul on small square matrices.
+def loop_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    n, k = a.shape
+    m = b.shape[1]
+    c = np.zeros((n, m), dtype=a.dtype)
+    for i in range(n):
+        for j in range(m):
+            acc = 0.0
+            for p in range(k):
+                acc += a[i, p] * b[p, j]
+            c[i, j] = acc
+    return c
+
+
+rng = np.random.default_rng(0)
+for n in (16, 32, 64):
+    a_np = rng.standard_normal((n, n)).astype(np.float32)
+    b_np = rng.standard_normal((n, n)).astype(np.float32)
+    t0 = time.perf_counter()
+    slow = loop_matmul(a_np, b_np)
+    t_loop = time.perf_counter() - t0
+    reps = 200
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        fast = (Tensor(a_np) @ Tensor(b_np)).data
+    t_np = (time.perf_counter() - t0) / reps
+    assert np.allclose(slow, fast, atol=1e-3)
+    print(f"n={n:3d}: loops {t_loop * 1e3:8.2f} ms   tinytorch/numpy {t_np * 1e6:7.1f} us   "
+          f"speed-up {t_loop / t_np:8.0f}x")
+
+# %% [markdown]
+# **What the numbers say.**
+#
+# - float32 is half of float64 — for a network with millions of weights and a dataset of
+#   millions of pixels, that halves memory *and* the bytes moved through the cache, which is
+#   usually what limits speed. float16 halves it again, at a precision cost we will not pay here.
+# - `reshape`, `transpose` and basic slicing return **views**: no data moves, they cost the same
+#   for a 10-element and a 10-million-element tensor. Fancy indexing and arithmetic make copies.
+#   A transposed view is not contiguous in memory, so a later op may copy it anyway.
+# - The triple loop runs `n³` Python-level multiply-adds, each a few dozen bytecode
+#   instructions. numpy hands the whole product to a BLAS library that uses SIMD registers and
+#   cache blocking. The gap grows with `n` (the loop is `O(n³)` interpreted steps; the library
+#   also does `O(n³)` work but many times faster per step), and at MNIST sizes it is the difference
+#   between seconds and days. This is why every op in this course calls one numpy function on
+#   whole arrays, and never loops over elements in Python.
+
+# %% [markdown]
+# ## 11. Module test
+#
+# One last check that the pieces work together: a tiny linear model's forward pass.
+
+# %% nbgrader={"schema_version": 3, "grade": true, "grade_id": "test_module_tensor", "locked": true, "points": 10, "solution": false}
+X = Tensor(np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], dtype=np.float32))
+W = Tensor(np.array([[0.5, -0.5], [1.0, 1.0]], dtype=np.float32), requires_grad=True)
+bias = Tensor(np.array([0.1, 0.2], dtype=np.float32), requires_grad=True)
+logits = X @ W.T + bias
+assert logits.shape == (3, 2), f"(3, 2) @ (2, 2) + (2,) should be (3, 2), got {logits.shape}"
+expected = X.data @ W.data.T + bias.data
+assert np.allclose(logits.data, expected), "forward pass of the linear model is wrong"
+loss = ((logits - 1.0) ** 2).mean()
+assert loss.shape == () and loss.requires_grad and loss._node.op == "mean"
+assert loss.dtype == np.float32, "the whole forward pass should stay float32"
+print("Module 01 complete: Tensor works.")
+
+# %% [markdown]
+# ## Summary
+#
+# You built the `Tensor`: a float32 numpy array with the fields autograd needs, creation helpers,
+# broadcasting arithmetic, a matmul whose errors name the shapes, reductions with `dim` and
+# `keepdim`, views and copies, `exp` and `log`. Every op returns through `record_op`, so each
+# result already knows the op and inputs that made it.
+#
+# You measured that dtype sets memory, that reshape and transpose are free views, and that one
+# numpy call beats Python loops by orders of magnitude.
+#
+# **Next:** module 02 adds the activation functions — the nonlinearities without which a deep
+# network would collapse into a single linear map. Run `tito module complete 01` to export your
+# `Tensor` into the `tinytorch` package.
