@@ -119,9 +119,24 @@ def render(f: ExportedFile) -> str:
         f"Change the module source and run `tito export` again.\n"
         f'"""\n'
     )
+    # `from __future__` must open the file, so such lines move above everything else.
+    future: list[str] = []
+    chunks = []
+    for chunk in f.chunks:
+        kept = []
+        for line in chunk.splitlines():
+            if line.startswith("from __future__ import"):
+                if line not in future:
+                    future.append(line)
+            else:
+                kept.append(line)
+        text = "\n".join(kept).strip("\n")
+        if text.strip():
+            chunks.append(text)
     all_line = "__all__ = [" + ", ".join(repr(n) for n in names) + "]\n"
-    body = "\n\n\n".join(chunk for chunk in f.chunks if chunk.strip())
-    return header + all_line + ("\n\n" + body + "\n" if body else "")
+    body = "\n\n\n".join(chunks)
+    head = header + ("".join(line + "\n" for line in future) + "\n" if future else "")
+    return head + all_line + ("\n\n" + body + "\n" if body else "")
 
 
 TEMPLATES = Path(__file__).resolve().parent / "package_template"
