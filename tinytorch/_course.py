@@ -23,6 +23,8 @@ EXPORTS = {
     'record_op': 'core.tensor',
     'as_tensor': 'core.tensor',
     'Tensor': 'core.tensor',
+    'manual_seed': 'core.tensor',
+    'default_generator': 'core.tensor',
     'zeros': 'core.tensor',
     'ones': 'core.tensor',
     'randn': 'core.tensor',

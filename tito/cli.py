@@ -2,38 +2,28 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from tito import course
-from tito import export as exporter
+from tito.commands import GROUPS
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    modules = None if args.all or not args.modules else [
-        course.get_module(k) for k in args.modules]
-    files = exporter.expected_files(modules)
-    if args.check:
-        bad = exporter.drift(files)
-        for p in bad:
-            print(f"drift: {p.relative_to(course.REPO_ROOT)} differs from what its source exports")
-        if bad:
-            print("run `tito export --all` and commit the result")
-            return 1
-        print(f"package in sync with the sources ({len(files)} files)")
-        return 0
-    for p in exporter.write(files):
-        print(f"wrote {p.relative_to(course.REPO_ROOT)}")
-    return 0
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tito", description="The tinytorch course command line.")
-    sub = p.add_subparsers(dest="command")
-    e = sub.add_parser("export", help="export module sources into the tinytorch package")
-    e.add_argument("modules", nargs="*")
-    e.add_argument("--all", action="store_true")
-    e.add_argument("--check", action="store_true")
-    e.set_defaults(func=cmd_export)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name in GROUPS:
+        try:
+            group = importlib.import_module(f"tito.commands.{name}")
+        except ModuleNotFoundError as err:
+            if err.name == f"tito.commands.{name}":
+                continue
+            raise
+        group.register(sub)
     return p
 
 
@@ -43,11 +33,16 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    from tito import export as exporter
+
     try:
-        return args.func(args)
-    except (course.CourseError, exporter.ExportError) as err:
+        return int(args.func(args) or 0)
+    except (UsageError, course.CourseError, exporter.ExportError, FileNotFoundError) as err:
         print(f"tito: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("tito: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

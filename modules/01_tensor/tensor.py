@@ -443,8 +443,29 @@ assert Tensor([1, 2], dtype=np.int32).dtype == np.int32
 # ## 3. Creating tensors
 #
 # Models need tensors full of zeros (biases), ones, and random numbers (weights). Random numbers
-# come from a `np.random.Generator`; passing one in (or a seed) makes an experiment
-# reproducible, which the milestones rely on.
+# come from a `np.random.Generator`. Passing a `seed` gives a fresh generator; without one, the
+# course-wide generator is used, and `manual_seed(0)` resets it — like `torch.manual_seed`.
+# Either way an experiment can be repeated exactly, which the milestones rely on.
+
+# %%
+#| export
+_default_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator that random tensors, weight initialisation and dropout use."""
+    global _default_rng
+    _default_rng = np.random.default_rng(seed)
+
+
+def default_generator() -> np.random.Generator:
+    """The generator used when no ``seed`` is passed (reseeded by ``manual_seed``)."""
+    return _default_rng
+
+
+def _rng(seed) -> np.random.Generator:
+    return _default_rng if seed is None else np.random.default_rng(seed)
+
 
 # %% nbgrader={"schema_version": 3, "grade": false, "grade_id": "creation", "solution": true, "locked": false}
 #| export
@@ -477,11 +498,12 @@ def ones(*shape, requires_grad: bool = False, dtype=np.float32) -> Tensor:
 def randn(*shape, requires_grad: bool = False, seed=None, dtype=np.float32) -> Tensor:
     """Standard normal samples. ``seed`` may be an int or a ``np.random.Generator``.
 
-    HINTS: ``np.random.default_rng(seed)`` accepts None, an int, or a Generator;
-    ``rng.standard_normal(shape, dtype=np.float32)`` draws float32 directly.
+    HINTS: ``_rng(seed)`` gives the course-wide generator when ``seed`` is None (see
+    ``manual_seed``) and a fresh one otherwise; ``rng.standard_normal(shape,
+    dtype=np.float32)`` draws float32 directly.
     """
     ### BEGIN SOLUTION
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     data = rng.standard_normal(_shape_arg(shape), dtype=np.float32).astype(dtype, copy=False)
     return Tensor(data, requires_grad=requires_grad)
     ### END SOLUTION
@@ -490,7 +512,7 @@ def randn(*shape, requires_grad: bool = False, seed=None, dtype=np.float32) -> T
 def rand(*shape, requires_grad: bool = False, seed=None, dtype=np.float32) -> Tensor:
     """Uniform samples in [0, 1)."""
     ### BEGIN SOLUTION
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     data = rng.random(_shape_arg(shape), dtype=np.float32).astype(dtype, copy=False)
     return Tensor(data, requires_grad=requires_grad)
     ### END SOLUTION
@@ -527,6 +549,10 @@ r1, r2 = randn(3, 4, seed=0), randn(3, 4, seed=0)
 assert r1.shape == (3, 4) and r1.dtype == np.float32
 assert np.array_equal(r1.data, r2.data), "the same seed must give the same numbers"
 assert not np.array_equal(r1.data, randn(3, 4, seed=1).data), "other seeds, other numbers"
+manual_seed(7)
+g1 = randn(5)
+manual_seed(7)
+assert np.array_equal(g1.data, randn(5).data), "manual_seed must make randn repeatable"
 u = rand(1000, seed=0)
 assert 0.0 <= float(u.data.min()) and float(u.data.max()) < 1.0, "rand must lie in [0, 1)"
 assert arange(4).data.tolist() == [0.0, 1.0, 2.0, 3.0]

@@ -4,7 +4,7 @@ Change the module source and run `tito export` again.
 """
 from __future__ import annotations
 
-__all__ = ['is_grad_enabled', 'set_grad_enabled', 'Node', 'record_op', 'as_tensor', 'Tensor', 'zeros', 'ones', 'randn', 'rand', 'arange', 'zeros_like', 'ones_like', 'tensor', 'add', 'sub', 'mul', 'div', 'neg', 'pow', 'matmul', 'tensor_sum', 'tensor_mean', 'tensor_max', 'reshape', 'permute', 'transpose', 'getitem', 'exp', 'log']
+__all__ = ['is_grad_enabled', 'set_grad_enabled', 'Node', 'record_op', 'as_tensor', 'Tensor', 'manual_seed', 'default_generator', 'zeros', 'ones', 'randn', 'rand', 'arange', 'zeros_like', 'ones_like', 'tensor', 'add', 'sub', 'mul', 'div', 'neg', 'pow', 'matmul', 'tensor_sum', 'tensor_mean', 'tensor_max', 'reshape', 'permute', 'transpose', 'getitem', 'exp', 'log']
 
 
 import numpy as np
@@ -317,6 +317,24 @@ class Tensor:
         return require("core.losses", feature="Tensor.log_softmax()").log_softmax(self, dim)
 
 
+_default_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator that random tensors, weight initialisation and dropout use."""
+    global _default_rng
+    _default_rng = np.random.default_rng(seed)
+
+
+def default_generator() -> np.random.Generator:
+    """The generator used when no ``seed`` is passed (reseeded by ``manual_seed``)."""
+    return _default_rng
+
+
+def _rng(seed) -> np.random.Generator:
+    return _default_rng if seed is None else np.random.default_rng(seed)
+
+
 def _shape_arg(shape) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         return tuple(shape[0])
@@ -346,11 +364,12 @@ def ones(*shape, requires_grad: bool = False, dtype=np.float32) -> Tensor:
 def randn(*shape, requires_grad: bool = False, seed=None, dtype=np.float32) -> Tensor:
     """Standard normal samples. ``seed`` may be an int or a ``np.random.Generator``.
 
-    HINTS: ``np.random.default_rng(seed)`` accepts None, an int, or a Generator;
-    ``rng.standard_normal(shape, dtype=np.float32)`` draws float32 directly.
+    HINTS: ``_rng(seed)`` gives the course-wide generator when ``seed`` is None (see
+    ``manual_seed``) and a fresh one otherwise; ``rng.standard_normal(shape,
+    dtype=np.float32)`` draws float32 directly.
     """
     ### BEGIN SOLUTION
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     data = rng.standard_normal(_shape_arg(shape), dtype=np.float32).astype(dtype, copy=False)
     return Tensor(data, requires_grad=requires_grad)
     ### END SOLUTION
@@ -359,7 +378,7 @@ def randn(*shape, requires_grad: bool = False, seed=None, dtype=np.float32) -> T
 def rand(*shape, requires_grad: bool = False, seed=None, dtype=np.float32) -> Tensor:
     """Uniform samples in [0, 1)."""
     ### BEGIN SOLUTION
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     data = rng.random(_shape_arg(shape), dtype=np.float32).astype(dtype, copy=False)
     return Tensor(data, requires_grad=requires_grad)
     ### END SOLUTION
