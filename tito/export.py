@@ -35,8 +35,9 @@ def read_cells(source: Path) -> list:
     """Cells of a jupytext percent file, as nbformat cells (jupytext parses the metadata)."""
     import jupytext
 
+    fmt = "ipynb" if Path(source).suffix == ".ipynb" else "py:percent"
     try:
-        return jupytext.read(source, fmt="py:percent").cells
+        return jupytext.read(source, fmt=fmt).cells
     except FileNotFoundError:
         raise ExportError(f"{source}: file not found") from None
 
