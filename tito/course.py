@@ -50,6 +50,7 @@ class Milestone:
     year: int
     requires: tuple[str, ...] = field(default_factory=tuple)
     script: str = "run.py"
+    takes_data: bool = False   # accepts --data mnist|digits
 
     @property
     def folder(self) -> str:
@@ -82,7 +83,7 @@ MILESTONES: tuple[Milestone, ...] = (
     Milestone("02", "xor", "XOR and the case for hidden layers", 1969,
               ("01", "02", "03", "04", "05", "06")),
     Milestone("03", "mnist_mlp", "Backpropagation: an MLP reads handwritten digits", 1986,
-              ("01", "02", "03", "04", "05", "06", "07")),
+              ("01", "02", "03", "04", "05", "06", "07"), takes_data=True),
 )
 
 

@@ -1,0 +1,100 @@
+"""Milestone 02 — XOR (Minsky and Papert, 1969) and the hidden layer that solves it.
+
+A single linear unit cannot reach more than 3 of the 4 XOR points; a two-layer network gets all
+four. Both are trained with the same loss and optimizer from the tinytorch package.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from tinytorch.core.activations import Tanh
+from tinytorch.core.layers import Linear, Sequential
+from tinytorch.core.losses import BinaryCrossEntropyLoss
+from tinytorch.core.optimizers import Adam
+from tinytorch.core.tensor import Tensor, manual_seed
+from tito import milestone_kit as kit
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+XOR_Y = np.array([[0], [1], [1], [0]], dtype=np.float32)
+
+
+def train(model, epochs: int, lr: float, label: str) -> list[float]:
+    """Full-batch training on the four points; returns the loss per epoch."""
+    loss_fn = BinaryCrossEntropyLoss()
+    optimizer = Adam(model.parameters(), lr=lr)
+    x, y = Tensor(XOR_X), Tensor(XOR_Y)
+    losses = []
+    steps_per_epoch = 50
+    for epoch in range(1, epochs + 1):
+        with kit.EpochProgress(epoch, epochs, steps_per_epoch) as bar:
+            for _ in range(steps_per_epoch):
+                probs = model(x).sigmoid()
+                loss = loss_fn(probs, y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                bar.update(loss.item(), int(((probs.data > 0.5) == (XOR_Y > 0.5)).sum()), 4)
+        losses.append(bar.mean_loss)
+    print(f"{label}: final loss {losses[-1]:.4f}")
+    return losses
+
+
+def accuracy(model) -> float:
+    predictions = model(Tensor(XOR_X)).data > 0
+    return float((predictions == (XOR_Y > 0.5)).mean())
+
+
+def grid_probs(model):
+    xx, yy = np.meshgrid(np.linspace(-0.5, 1.5, 200), np.linspace(-0.5, 1.5, 200))
+    grid = np.c_[xx.ravel(), yy.ravel()].astype(np.float32)
+    return xx, yy, model(Tensor(grid)).sigmoid().data.reshape(xx.shape)
+
+
+def main() -> int:
+    args = kit.parse_args(__doc__.splitlines()[0], default_epochs=20)
+    manual_seed(args.seed)
+    start = time.perf_counter()
+
+    single = Linear(2, 1)
+    single_losses = train(single, args.epochs, 0.05, "single layer")
+    single_acc = accuracy(single)
+
+    mlp = Sequential(Linear(2, 8), Tanh(), Linear(8, 1))
+    mlp_losses = train(mlp, args.epochs, 0.05, "two-layer MLP")
+    mlp_acc = accuracy(mlp)
+    elapsed = time.perf_counter() - start
+
+    history = {"train_loss": mlp_losses, "train_acc": [mlp_acc] * len(mlp_losses)}
+    figures = [
+        kit.plot_decision_regions([
+            {"title": f"one linear unit: {single_acc:.0%}", "points": XOR_X, "labels": XOR_Y,
+             "grid": grid_probs(single), "size": 160},
+            {"title": f"hidden layer of 8 tanh units: {mlp_acc:.0%}", "points": XOR_X,
+             "labels": XOR_Y, "grid": grid_probs(mlp), "size": 160},
+        ], args.out / "decision_regions.png", "XOR: a straight line is not enough"),
+    ]
+    kit.summary_table("Milestone 02 — XOR", [
+        ("single layer accuracy", f"{single_acc:.0%}  (a line can get at most 3 of 4 right)"),
+        ("two-layer MLP accuracy", f"{mlp_acc:.0%}"),
+        ("single layer final loss", f"{single_losses[-1]:.4f}"),
+        ("MLP final loss", f"{mlp_losses[-1]:.4f}"),
+        ("epochs / seed", f"{args.epochs} / {args.seed}"),
+        ("time", f"{elapsed:.2f} s"),
+        ("figures", ", ".join(str(f) for f in figures)),
+    ])
+    kit.plot_training_curves({"train_loss": mlp_losses, "train_acc": history["train_acc"]},
+                             args.out / "training_curves.png", "XOR: the MLP's loss")
+    figures.append(args.out / "training_curves.png")
+    kit.save_result(args.out, "02", {
+        "accuracy": mlp_acc, "single_layer_accuracy": single_acc, "time_s": round(elapsed, 3),
+        "seed": args.seed, "epochs": args.epochs, "data": "the four XOR points",
+        "first_loss": mlp_losses[0], "final_loss": mlp_losses[-1],
+        "figures": [f.name for f in figures],
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

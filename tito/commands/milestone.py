@@ -1,0 +1,146 @@
+"""`tito milestone list|run`: the historical demos, trained with the student's own package."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tito import course
+from tito.milestone_kit import RESULT_FILE
+
+
+def missing_modules(ms: course.Milestone, root: Path = course.REPO_ROOT) -> list[course.Module]:
+    """Required modules whose package files have not been exported into this working copy."""
+    missing = []
+    for number in ms.requires:
+        m = course.get_module(number)
+        target = root / "tinytorch" / Path(*m.target.split(".")).with_suffix(".py")
+        if not target.exists():
+            missing.append(m)
+    return missing
+
+
+def default_out(ms: course.Milestone, root: Path = course.REPO_ROOT) -> Path:
+    return ms.path(root) / "results"
+
+
+def _progress():
+    try:
+        from tito import progress
+    except ImportError:  # the progress store is optional for running a milestone
+        return None
+    return progress
+
+
+def best_result(ms: course.Milestone, root: Path = course.REPO_ROOT) -> dict | None:
+    prog = _progress()
+    if prog is not None:
+        try:
+            result = prog.milestone_result(ms.number, root=root)
+        except TypeError:
+            result = prog.milestone_result(ms.number)
+        if result:
+            return result
+    record = default_out(ms, root) / RESULT_FILE
+    if record.exists():
+        try:
+            return json.loads(record.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def describe(result: dict | None) -> str:
+    if not result:
+        return ""
+    data = result.get("data", "")
+    return f"{result.get('accuracy', 0):.2%} ({data}, {result.get('time_s', 0):.1f} s)"
+
+
+def status(ms: course.Milestone, root: Path = course.REPO_ROOT) -> tuple[str, str]:
+    missing = missing_modules(ms, root)
+    if missing:
+        return "locked", "needs modules " + ", ".join(f"{m.number} ({m.name})" for m in missing)
+    result = best_result(ms, root)
+    if result:
+        return "achieved", describe(result)
+    return "ready", f"tito milestone run {ms.number}"
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Milestones")
+    for col in ("id", "milestone", "year", "status", "best result / next step"):
+        table.add_column(col)
+    styles = {"locked": "dim", "ready": "yellow", "achieved": "green"}
+    for ms in course.MILESTONES:
+        state, detail = status(ms)
+        table.add_row(ms.number, ms.title, str(ms.year), f"[{styles[state]}]{state}[/]", detail)
+    Console().print(table)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    ms = course.get_milestone(args.milestone)
+    missing = missing_modules(ms)
+    if missing:
+        names = ", ".join(f"{m.number} ({m.name})" for m in missing)
+        first = missing[0].number
+        print(f"tito: milestone {ms.number} ({ms.title}) is locked: it needs modules {names}. "
+              f"Start with `tito module complete {first}`.", file=sys.stderr)
+        return 2
+    script = ms.path() / ms.script
+    if not script.exists():
+        print(f"tito: {script} is missing from this working copy", file=sys.stderr)
+        return 2
+    out = (args.out or default_out(ms)).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    record = out / RESULT_FILE
+    if record.exists():
+        record.unlink()  # a stale record must never pass for this run's result
+    cmd = [sys.executable, str(script), "--out", str(out), "--seed", str(args.seed)]
+    if args.epochs is not None:
+        cmd += ["--epochs", str(args.epochs)]
+    if args.data is not None:
+        if not ms.takes_data:
+            print(f"tito: milestone {ms.number} has fixed data; --data applies to "
+                  f"{', '.join(m.number for m in course.MILESTONES if m.takes_data)}",
+                  file=sys.stderr)
+            return 2
+        cmd += ["--data", args.data]
+    env = dict(os.environ)
+    # The milestone must train with this working copy's package, whatever else is installed.
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(course.REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env.setdefault("MPLBACKEND", "Agg")
+    print(f"Milestone {ms.number}: {ms.title} ({ms.year})", flush=True)
+    rc = subprocess.run(cmd, cwd=course.REPO_ROOT, env=env).returncode
+    if rc != 0 or not record.exists():
+        print(f"tito: milestone {ms.number} failed (exit code {rc}); the output above says "
+              f"where", file=sys.stderr)
+        return rc or 1
+    result = json.loads(record.read_text(encoding="utf-8"))
+    prog = _progress()
+    if prog is not None:
+        prog.record_milestone(ms.number, result)
+    print(f"result: {describe(result)} — record and figures in {out}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("milestone", help="run the historical milestones with your package")
+    msub = p.add_subparsers(dest="milestone_command", metavar="ACTION", required=True)
+    lp = msub.add_parser("list", help="milestones: locked / ready / achieved")
+    lp.set_defaults(func=cmd_list)
+    rp = msub.add_parser("run", help="train a milestone (id or number, e.g. 03 or mnist_mlp)")
+    rp.add_argument("milestone")
+    rp.add_argument("--epochs", type=int, default=None)
+    rp.add_argument("--seed", type=int, default=0)
+    rp.add_argument("--data", choices=("mnist", "digits"), default=None)
+    rp.add_argument("--out", type=Path, default=None, help="folder for figures and result.json")
+    rp.set_defaults(func=cmd_run)
