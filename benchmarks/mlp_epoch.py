@@ -1,0 +1,359 @@
+"""One epoch of MLP training on MNIST: tinytorch against hand-written numpy and PyTorch.
+
+Every measurement runs in its own fresh process (so peak memory is that run's alone), and the
+implementations are interleaved run by run, so a machine that slows down mid-benchmark slows all
+of them alike. Ratios are taken within the same run of this script.
+
+    python benchmarks/mlp_epoch.py                 # full table, written to benchmarks/RESULTS.md
+    python benchmarks/mlp_epoch.py --runs 3 --no-write
+    python benchmarks/mlp_epoch.py --data digits   # the small shipped set (smoke test only)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CONFIGS = {"784-128-10": (784, 128, 10), "784-256-128-10": (784, 256, 128, 10)}
+OPTIMIZERS = ("sgd", "adam")
+IMPLS = ("numpy", "tinytorch", "torch")
+BATCH = 128
+LR = {"sgd": 0.05, "adam": 1e-3}
+WARMUP_STEPS = 20
+
+
+# ---- data ------------------------------------------------------------------------------------
+def load_mnist(kind: str):
+    """float32 images (N, 784) scaled to [0, 1] then normalised, int64 labels."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from tinytorch import datasets
+
+    ds = datasets.MNIST(train=True) if kind == "mnist" else datasets.Digits(train=True)
+    x = ds.images.reshape(len(ds.images), -1)
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    x -= np.float32(0.1307)
+    x /= np.float32(0.3081)
+    return x, np.asarray(ds.labels, dtype=np.int64)
+
+
+def peak_rss_mb() -> float:
+    try:
+        import resource
+    except ImportError:  # Windows: no resource module
+        return float("nan")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 2**20
+
+
+# ---- the three implementations ---------------------------------------------------------------
+def epoch_numpy(x, y, sizes, opt: str, seed: int) -> float:
+    """The floor: forward and backward written by hand, Adam in place with out= arguments."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    weights, biases = [], []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1 / np.sqrt(fan_in)
+        weights.append(rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32))
+        biases.append(rng.uniform(-bound, bound, fan_out).astype(np.float32))
+    params = weights + biases
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    tmp = [np.zeros_like(p) for p in params]
+    b1, b2, eps, lr = 0.9, 0.999, 1e-8, LR[opt]
+    state = {"t": 0}
+
+    def step(xb, yb):
+        acts = [xb]
+        for i, (w, b) in enumerate(zip(weights, biases)):
+            z = acts[-1] @ w.T
+            z += b
+            if i < len(weights) - 1:
+                np.maximum(z, 0, out=z)
+            acts.append(z)
+        z = acts[-1]
+        z -= z.max(axis=1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(axis=1, keepdims=True)
+        z[np.arange(len(yb)), yb] -= 1
+        g = z
+        g /= len(yb)
+        grads_w, grads_b = [None] * len(weights), [None] * len(weights)
+        for i in reversed(range(len(weights))):
+            grads_w[i] = g.T @ acts[i]
+            grads_b[i] = g.sum(axis=0)
+            if i > 0:
+                g = g @ weights[i]
+                g *= acts[i] > 0
+        grads = grads_w + grads_b
+        if opt == "sgd":
+            for p, gr in zip(params, grads):
+                gr *= -lr
+                p += gr
+            return
+        state["t"] += 1
+        t = state["t"]
+        c1, c2 = 1 - b1 ** t, 1 - b2 ** t
+        for p, gr, mi, vi, ti in zip(params, grads, m, v, tmp):
+            mi *= b1
+            np.multiply(gr, 1 - b1, out=ti)
+            mi += ti
+            vi *= b2
+            np.multiply(gr, gr, out=ti)
+            ti *= 1 - b2
+            vi += ti
+            np.sqrt(vi, out=ti)
+            ti /= np.sqrt(c2)
+            ti += eps
+            np.divide(mi, ti, out=ti)
+            ti *= -lr / c1
+            p += ti
+
+    return run_epoch(x, y, step, seed)
+
+
+def run_epoch(x, y, step, seed: int) -> float:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for i in range(WARMUP_STEPS):
+        idx = rng.integers(0, len(x), BATCH)
+        step(x[idx], y[idx])
+    order = rng.permutation(len(x))
+    start = time.perf_counter()
+    for i in range(0, len(x), BATCH):
+        idx = order[i:i + BATCH]
+        step(x[idx], y[idx])
+    return time.perf_counter() - start
+
+
+def epoch_torch(x, y, sizes, opt: str, seed: int) -> float:
+    import torch
+
+    torch.manual_seed(seed)
+    layers = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(torch.nn.Linear(fan_in, fan_out))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    optimizer = (torch.optim.SGD(model.parameters(), lr=LR[opt]) if opt == "sgd"
+                 else torch.optim.Adam(model.parameters(), lr=LR[opt]))
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step(xb, yb):
+        loss = loss_fn(model(xb), yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for _ in range(WARMUP_STEPS):
+        idx = torch.from_numpy(rng.integers(0, len(x), BATCH))
+        step(xt[idx], yt[idx])
+    order = torch.from_numpy(rng.permutation(len(x)))
+    start = time.perf_counter()
+    for i in range(0, len(x), BATCH):
+        idx = order[i:i + BATCH]
+        step(xt[idx], yt[idx])
+    return time.perf_counter() - start
+
+
+def epoch_tinytorch(x, y, sizes, opt: str, seed: int) -> float:
+    """What a student writes: Sequential, CrossEntropyLoss, backward(), an optimizer, DataLoader."""
+    from tinytorch.core.activations import ReLU
+    from tinytorch.core.dataloader import DataLoader, TensorDataset
+    from tinytorch.core.layers import Linear, Sequential
+    from tinytorch.core.losses import CrossEntropyLoss
+    from tinytorch.core.optimizers import SGD, Adam
+    from tinytorch.core.tensor import Tensor, manual_seed
+
+    manual_seed(seed)
+    layers = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(Linear(fan_in, fan_out))
+        if i < len(sizes) - 2:
+            layers.append(ReLU())
+    model = Sequential(*layers)
+    loss_fn = CrossEntropyLoss()
+    optimizer = (SGD(model.parameters(), lr=LR[opt]) if opt == "sgd"
+                 else Adam(model.parameters(), lr=LR[opt]))
+
+    def step(xb, yb):
+        loss = loss_fn(model(xb), yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for _ in range(WARMUP_STEPS):
+        idx = rng.integers(0, len(x), BATCH)
+        step(Tensor(x[idx]), Tensor(y[idx]))
+    loader = DataLoader(TensorDataset(Tensor(x), Tensor(y)), batch_size=BATCH, shuffle=True,
+                        seed=seed)
+    start = time.perf_counter()
+    for xb, yb in loader:
+        step(xb, yb)
+    return time.perf_counter() - start
+
+
+EPOCH = {"numpy": epoch_numpy, "torch": epoch_torch, "tinytorch": epoch_tinytorch}
+
+
+def worker(args: argparse.Namespace) -> None:
+    x, y = load_mnist(args.data)
+    if args.impl == "torch":
+        import torch
+
+        torch.set_num_threads(args.threads)
+    seconds = EPOCH[args.impl](x, y, CONFIGS[args.config], args.opt, args.seed)
+    dataset_mb = (x.nbytes + y.nbytes) / 2**20
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb(),
+                      "dataset_mb": dataset_mb}))
+
+
+# ---- the driver ------------------------------------------------------------------------------
+def torch_available() -> bool:
+    try:
+        import importlib.util
+
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def measure(impl: str, config: str, opt: str, args: argparse.Namespace, seed: int) -> dict:
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(args.threads)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    cmd = [sys.executable, __file__, "--worker", "--impl", impl, "--config", config,
+           "--opt", opt, "--data", args.data, "--threads", str(args.threads),
+           "--seed", str(seed)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{impl} {config} {opt} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def model_mb(sizes) -> float:
+    n = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:]))
+    return n * 4 / 2**20
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import numpy as np
+
+    parts = [f"{cpu}, {os.cpu_count()} logical cores", f"Python {platform.python_version()}",
+             f"numpy {np.__version__}"]
+    if torch_available():
+        import torch
+
+        parts.append(f"torch {torch.__version__}")
+    return "; ".join(parts)
+
+
+def stats(values: list[float]) -> tuple[float, float, float]:
+    return statistics.median(values), min(values), max(values)
+
+
+def driver(args: argparse.Namespace) -> int:
+    impls = [i for i in args.impls if i != "torch" or torch_available()]
+    if "torch" in args.impls and "torch" not in impls:
+        print("PyTorch is not installed: its column is left out (pip install torch).")
+    cells = [(c, o) for c in args.configs for o in args.opts]
+    results: dict[tuple, list[dict]] = {}
+    for run in range(args.runs):
+        for config, opt in cells:
+            for impl in impls:   # interleaved: each run measures every implementation
+                r = measure(impl, config, opt, args, seed=run)
+                results.setdefault((impl, config, opt), []).append(r)
+                print(f"run {run + 1}/{args.runs}  {config:<15} {opt:<5} {impl:<10} "
+                      f"{r['seconds']:.3f} s  peak {r['peak_rss_mb']:.0f} MB", flush=True)
+
+    lines = [
+        "# Benchmark results: one epoch of MNIST MLP training",
+        "",
+        f"Machine: {machine_description()}.  ",
+        f"BLAS threads: {args.threads}; batch {BATCH}; data: "
+        f"{'real MNIST, 60000 x 784 float32' if args.data == 'mnist' else 'shipped digits'}; "
+        f"{args.runs} runs per cell, interleaved; each run in a fresh process.  ",
+        f"Command: `python benchmarks/mlp_epoch.py --runs {args.runs} --threads {args.threads}`",
+        "",
+        "| config | optimizer | implementation | median s | min s | max s | tinytorch / numpy "
+        "| tinytorch / torch | peak RSS MB | RSS / (data + model) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for config, opt in cells:
+        med = {i: stats([r["seconds"] for r in results[(i, config, opt)]])[0] for i in impls}
+        for impl in impls:
+            rs = results[(impl, config, opt)]
+            m, lo, hi = stats([r["seconds"] for r in rs])
+            peak = max(r["peak_rss_mb"] for r in rs)
+            budget = rs[0]["dataset_mb"] + model_mb(CONFIGS[config])
+            vs_np = f"{med['tinytorch'] / med['numpy']:.2f}x" if impl == "tinytorch" and \
+                "numpy" in med else ""
+            vs_t = f"{med['tinytorch'] / med['torch']:.2f}x" if impl == "tinytorch" and \
+                "torch" in med else ""
+            lines.append(f"| {config} | {opt} | {impl} | {m:.3f} | {lo:.3f} | {hi:.3f} | "
+                         f"{vs_np} | {vs_t} | {peak:.0f} | {peak / budget:.2f} |")
+    table = "\n".join(lines) + "\n"
+    print()
+    print(table)
+    if args.write:
+        overhead = Path(HERE / "RESULTS.md")
+        existing = overhead.read_text(encoding="utf-8") if overhead.exists() else ""
+        marker = "\n## Per-op overhead"
+        tail = existing[existing.index(marker):] if marker in existing else ""
+        overhead.write_text(table + tail, encoding="utf-8")
+        print(f"written to {overhead.relative_to(ROOT)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads for every implementation")
+    p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    p.add_argument("--opts", nargs="+", default=list(OPTIMIZERS), choices=OPTIMIZERS)
+    p.add_argument("--impls", nargs="+", default=list(IMPLS), choices=IMPLS)
+    p.add_argument("--data", choices=("mnist", "digits"), default="mnist")
+    p.add_argument("--no-write", dest="write", action="store_false",
+                   help="print the table without updating RESULTS.md")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--impl", choices=IMPLS, help=argparse.SUPPRESS)
+    p.add_argument("--config", choices=list(CONFIGS), help=argparse.SUPPRESS)
+    p.add_argument("--opt", choices=OPTIMIZERS, help=argparse.SUPPRESS)
+    p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        worker(args)
+        return 0
+    return driver(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
