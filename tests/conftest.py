@@ -7,14 +7,24 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+for p in (REPO, TESTS):              # `from tito import ...` and `from helpers import ...`
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
 
 from tito import course  # noqa: E402
 
 # Plots in notebooks and milestones must never try to open a window.
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+try:  # a slow shared machine must not fail a property test on time alone
+    from hypothesis import settings
+
+    settings.register_profile("tinytorch", deadline=None, print_blob=True)
+    settings.load_profile("tinytorch")
+except ImportError:  # pragma: no cover - hypothesis is a declared dependency
+    pass
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -108,6 +108,20 @@ def collect(module: course.Module, source: Path | None = None,
     return files
 
 
+def _all_line(names: list[str], width: int = 100) -> str:
+    """``__all__ = [...]``, wrapped so that no line is longer than ``width``."""
+    one = "__all__ = [" + ", ".join(repr(n) for n in names) + "]\n"
+    if len(one) <= width + 1:
+        return one
+    rows, row = [], "   "
+    for item in (repr(n) + "," for n in names):
+        if len(row) + 1 + len(item) > width:
+            rows.append(row)
+            row = "   "
+        row += " " + item
+    return "__all__ = [\n" + "\n".join(rows + [row]) + "\n]\n"
+
+
 def render(f: ExportedFile) -> str:
     """The text of one generated package file."""
     names: list[str] = []
@@ -134,7 +148,7 @@ def render(f: ExportedFile) -> str:
         text = "\n".join(kept).strip("\n")
         if text.strip():
             chunks.append(text)
-    all_line = "__all__ = [" + ", ".join(repr(n) for n in names) + "]\n"
+    all_line = _all_line(names)
     body = "\n\n\n".join(chunks)
     head = header + ("".join(line + "\n" for line in future) + "\n" if future else "")
     return head + all_line + ("\n\n" + body + "\n" if body else "")
@@ -221,3 +235,13 @@ def drift(files: dict[Path, str], package_dir: Path = course.PACKAGE_DIR) -> lis
         if not dest.exists() or dest.read_text(encoding="utf-8") != text:
             bad.append(dest)
     return bad
+
+
+def stray(files: dict[Path, str], package_dir: Path = course.PACKAGE_DIR) -> list[Path]:
+    """Python files in the package that no module source generates (hand-written or stale).
+
+    Only meaningful against ``expected_files()`` of the whole course.
+    """
+    wanted = {package_dir / rel for rel in files}
+    return sorted(p for p in package_dir.rglob("*.py")
+                  if p not in wanted and "__pycache__" not in p.parts)

@@ -4,7 +4,12 @@ Change the module source and run `tito export` again.
 """
 from __future__ import annotations
 
-__all__ = ['is_grad_enabled', 'set_grad_enabled', 'Node', 'record_op', 'as_tensor', 'Tensor', 'manual_seed', 'default_generator', 'zeros', 'ones', 'randn', 'rand', 'arange', 'zeros_like', 'ones_like', 'tensor', 'add', 'sub', 'mul', 'div', 'neg', 'pow', 'matmul', 'tensor_sum', 'tensor_mean', 'tensor_max', 'reshape', 'permute', 'transpose', 'getitem', 'exp', 'log']
+__all__ = [
+    'is_grad_enabled', 'set_grad_enabled', 'Node', 'record_op', 'as_tensor', 'Tensor',
+    'manual_seed', 'default_generator', 'zeros', 'ones', 'randn', 'rand', 'arange', 'zeros_like',
+    'ones_like', 'tensor', 'add', 'sub', 'mul', 'div', 'neg', 'pow', 'matmul', 'tensor_sum',
+    'tensor_mean', 'tensor_max', 'reshape', 'permute', 'transpose', 'getitem', 'exp', 'log',
+]
 
 
 import numpy as np
