@@ -1,0 +1,384 @@
+"""`tito module start/test/complete/status/reset`: the student's workflow.
+
+    tito module start 01 [--open]        make modules/01_tensor/tensor.ipynb and say how to open it
+    tito module test 01 [--notebook]     test your notebook's code (not the package)
+    tito module complete 01              test it, then export it into tinytorch/ and record it
+    tito module status                   modules and milestones, with your results
+    tito module reset 01 [--package]     back the notebook up and start it again
+
+Which tests run is described in ``tito/student.py``; progress is kept by ``tito/progress.py``.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from tito import course, progress, student
+from tito.student import StudentError
+
+
+def _usage(message: str):
+    from tito.cli import UsageError
+
+    return UsageError(message)
+
+
+def _root() -> Path:
+    return course.REPO_ROOT
+
+
+def _rel(path: Path) -> str:
+    return student.rel(path, _root())
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _notebook_or_fail(m: course.Module) -> Path:
+    nb = m.notebook(_root())
+    if not nb.exists():
+        raise _usage(f"module {m.number} ({m.name}) is not started: run "
+                     f"`tito module start {m.number}` first")
+    return nb
+
+
+def _open_command(nb: Path) -> list[str]:
+    return [sys.executable, "-m", "jupyter", "lab", str(nb)]
+
+
+def _launch(nb: Path) -> int:
+    _say(f"Opening {_rel(nb)} in JupyterLab (stop it with Ctrl+C) ...")
+    try:
+        return subprocess.call(_open_command(nb), cwd=_root())
+    except KeyboardInterrupt:
+        return 0
+    except OSError as err:
+        _say(f"tito: could not launch JupyterLab: {err}")
+        return 1
+
+
+# ---- start ---------------------------------------------------------------------------------
+
+def start(args: argparse.Namespace) -> int:
+    root = _root()
+    m = course.get_module(args.module)
+    nb = m.notebook(root)
+    if nb.exists():
+        if args.open:
+            return _launch(nb)
+        raise _usage(f"{_rel(nb)} already exists and is never overwritten: open it with "
+                     f"`tito module start {m.number} --open`, or back it up and start again "
+                     f"with `tito module reset {m.number}`")
+    missing = student.missing_prerequisites(m, root)
+    if missing:
+        names = ", ".join(f"{n} ({course.get_module(n).name})" for n in missing)
+        raise _usage(f"module {m.number} needs module(s) {names} complete first: "
+                     f"run `tito module complete {missing[0]}`")
+    try:
+        notebook = student.student_notebook(m, root)
+    except StudentError as err:
+        raise _usage(str(err))
+    student.write_notebook(notebook, nb)
+    progress.mark_started(m.number, root)
+    _say(f"Module {m.number}: {m.title}")
+    _say(f"Created {_rel(nb)} — your copy to work in.")
+    if args.open:
+        return _launch(nb)
+    _say("Open it with:")
+    _say(f"    jupyter lab {_rel(nb)}")
+    _say(f"    (or: tito module start {m.number} --open)")
+    _say(f"Fill in every TODO, then check your work with `tito module test {m.number}`.")
+    return 0
+
+
+# ---- test ----------------------------------------------------------------------------------
+
+def _print_run(m: course.Module, run: student.TestRun, expr: str) -> None:
+    if run.crashed:
+        _say(f"pytest could not run the tests (exit code {run.returncode}); its last lines:")
+        for line in run.output.strip().splitlines()[-15:]:
+            _say("    " + line)
+        return
+    if not run.cases:
+        _say(f"No tests selected (pytest -m \"{expr}\").")
+        return
+    for c in run.cases:
+        if c.outcome == "failed":
+            _say(f"  FAILED  {c.nodeid}")
+            _say(f"          {c.message}")
+    reasons: dict[str, int] = {}
+    for c in run.cases:
+        if c.outcome == "skipped":
+            reasons[c.message] = reasons.get(c.message, 0) + 1
+    for why, n in list(reasons.items())[:3]:
+        _say(f"  skipped ({n}): {why}")
+    total = run.passed + run.failed
+    verdict = "all passed" if run.ok else f"{run.failed} failed"
+    _say(f"Module {m.number}: {run.passed} of {total} tests passed ({verdict}"
+         f"{f', {run.skipped} skipped' if run.skipped else ''}).")
+
+
+def _print_graded(graded: list[student.GradedCell], problems: list[str]) -> tuple[float, float]:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Graded cells (your notebook, run in a fresh kernel)")
+    table.add_column("cell")
+    table.add_column("result")
+    table.add_column("points", justify="right")
+    table.add_column("message", overflow="fold")
+    got = sum(g.points for g in graded if g.passed)
+    total = sum(g.points for g in graded)
+    for g in graded:
+        table.add_row(g.grade_id, "passed" if g.passed else "FAILED",
+                      f"{g.points if g.passed else 0:g}/{g.points:g}", g.message)
+    console = Console(highlight=False)
+    console.print(table)
+    console.print(f"Points: {got:g} / {total:g}", markup=False)
+    for p in problems[:5]:
+        console.print(f"  note: {p}", markup=False)
+    return got, total
+
+
+def test(args: argparse.Namespace) -> int:
+    root = _root()
+    m = course.get_module(args.module)
+    nb = _notebook_or_fail(m)
+    _say(f"Testing module {m.number} ({m.name}) from your notebook {_rel(nb)}")
+    points = total = None
+    try:
+        with student.private_build(m, nb, root) as build:
+            run, expr = student.run_tests(build, root)
+            _print_run(m, run, expr)
+            ok = run.ok
+            if args.notebook:
+                _say("Running the notebook in a kernel ...")
+                graded, problems = student.run_notebook(nb, build, root)
+                points, total = _print_graded(graded, problems)
+                ok = ok and all(g.passed for g in graded)
+    except StudentError as err:
+        _say(f"tito: {err}")
+        return 1
+    progress.record_test(m.number, run.passed, run.failed, points, total, root)
+    if ok:
+        _say(f"Ready: `tito module complete {m.number}` exports it into tinytorch/.")
+    return 0 if ok else 1
+
+
+# ---- complete ------------------------------------------------------------------------------
+
+def complete(args: argparse.Namespace) -> int:
+    root = _root()
+    m = course.get_module(args.module)
+    if not progress.is_student_edition(root):
+        raise _usage("this is the instructor edition: its tinytorch/ is generated from the "
+                     "module sources by `tito export`; make a student copy with `tito release "
+                     "student --out DIR` to work through the course")
+    nb = _notebook_or_fail(m)
+    missing = student.missing_prerequisites(m, root)
+    if missing:
+        raise _usage(f"module {m.number} needs module(s) {', '.join(missing)} complete first: "
+                     f"run `tito module complete {missing[0]}`")
+    before = set(progress.completed_modules(root))
+    points = total = None
+    _say(f"Completing module {m.number} ({m.name}) from your notebook {_rel(nb)}")
+    try:
+        with student.private_build(m, nb, root) as build:
+            run, expr = student.run_tests(build, root, integration=True, done=before)
+            _print_run(m, run, expr)
+            ok = run.ok
+            if ok and args.notebook:
+                _say("Running the notebook in a kernel ...")
+                graded, problems = student.run_notebook(nb, build, root)
+                points, total = _print_graded(graded, problems)
+                ok = all(g.passed for g in graded)
+            progress.record_test(m.number, run.passed, run.failed, points, total, root)
+            if not ok:
+                _say(f"Not complete: tinytorch/ is unchanged. Fix the failures and run "
+                     f"`tito module complete {m.number}` again.")
+                return 1
+            moved = student.swap_in(build, root)
+    except StudentError as err:
+        _say(f"tito: {err}")
+        _say("Not complete: tinytorch/ is unchanged.")
+        return 1
+    progress.mark_complete(m.number, points, total, root)
+    for p in moved:
+        _say(f"  exported {_rel(p)}")
+    _say(f"Module {m.number} complete: `from tinytorch.{m.target} import ...` now uses your code.")
+    after = before | {m.number}
+    new_mods, _ = student.unlocked(after)
+    _, old_miles = student.unlocked(before)
+    _, new_miles = student.unlocked(after)
+    fresh = [s for s in new_miles if s not in old_miles]
+    nxt = [x for x in new_mods if progress.module_state(x.number, root) == progress.NOT_STARTED]
+    for x in nxt[:1]:
+        _say(f"Next: module {x.number} ({x.title}) — `tito module start {x.number}`")
+    for s in fresh:
+        _say(f"Milestone unlocked: {s.number} {s.title} ({s.year}) — "
+             f"`tito milestone run {s.number}`")
+    if not nxt and not fresh and len(after) == len(course.MODULES):
+        _say("That was the last module: every milestone is yours to run.")
+    return 0
+
+
+# ---- status --------------------------------------------------------------------------------
+
+def _when(stamp: str | None) -> str:
+    return (stamp or "")[:16].replace("T", " ")
+
+
+def _result_text(result: dict | None) -> str:
+    if not result:
+        return ""
+    acc = result.get("accuracy")
+    parts = []
+    if isinstance(acc, (int, float)) and not isinstance(acc, bool):
+        parts.append(f"accuracy {acc:.1%}" if acc <= 1 else f"accuracy {acc:g}")
+    for k, v in result.items():
+        if k in ("accuracy", "at") or len(parts) >= 3:
+            continue
+        if isinstance(v, (int, float, str)) and not isinstance(v, bool):
+            parts.append(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}")
+    return ", ".join(parts)
+
+
+def _short(title: str) -> str:
+    return title.split(":")[0].strip()
+
+
+def status(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    root = _root()
+    data = progress.load(root)
+    edition = progress.edition(root)
+    states = {m.number: progress.module_state(m.number, root, data) for m in course.MODULES}
+    done = {n for n, s in states.items() if s == progress.COMPLETE}
+    console = Console(highlight=False)
+
+    mods = Table(title=f"Modules ({edition} edition)")
+    mods.add_column("module", no_wrap=True)
+    mods.add_column("state", no_wrap=True)
+    mods.add_column("tests", justify="right", no_wrap=True)
+    mods.add_column("points", justify="right", no_wrap=True)
+    mods.add_column("completed / last test", no_wrap=True)
+    style = {progress.COMPLETE: "green", progress.IN_PROGRESS: "yellow",
+             progress.NOT_STARTED: "dim"}
+    for m in course.MODULES:
+        entry = data["modules"].get(m.number, {})
+        last = entry.get("last_test") or {}
+        tests = ""
+        if last:
+            n = int(last.get("passed", 0)) + int(last.get("failed", 0))
+            tests = f"{last.get('passed', 0)}/{n}"
+        pts = f"{entry.get('points') or 0:g}/{entry['total']:g}" if entry.get("total") else ""
+        state = states[m.number]
+        shown = state
+        if state == progress.COMPLETE and edition == "instructor" and not entry.get("completed"):
+            shown = "complete (solutions)"
+        when = _when(entry.get("completed") or last.get("at"))
+        mods.add_row(f"{m.number} {_short(m.title)}", f"[{style[state]}]{shown}[/]", tests,
+                     pts, when)
+    console.print(mods)
+
+    miles = Table(title="Milestones")
+    miles.add_column("milestone", max_width=32)
+    miles.add_column("state", no_wrap=True)
+    miles.add_column("best result / what it needs")
+    for s in course.MILESTONES:
+        entry = data["milestones"].get(s.number, {})
+        best = entry.get("best")
+        missing = [n for n in s.requires if n not in done]
+        if best:
+            state, info = "[green]achieved[/]", _result_text(best)
+            if best.get("at"):
+                info = f"{info} ({_when(best['at'])})" if info else _when(best["at"])
+        elif not missing:
+            state, info = "[cyan]ready[/]", f"tito milestone run {s.number}"
+        else:
+            state, info = "[dim]locked[/]", "complete module " + ", ".join(missing)
+        miles.add_row(f"{s.number} {_short(s.title)} ({s.year})", state, info)
+    console.print(miles)
+
+    nxt = [m for m in course.MODULES if states[m.number] != progress.COMPLETE]
+    if nxt and set(nxt[0].requires) <= done:
+        m = nxt[0]
+        verb = "test" if states[m.number] == progress.IN_PROGRESS else "start"
+        console.print(f"Next: `tito module {verb} {m.number}` ({m.title})", markup=False)
+    elif not nxt:
+        console.print("Every module is complete.", markup=False)
+    return 0
+
+
+# ---- reset ---------------------------------------------------------------------------------
+
+def reset(args: argparse.Namespace) -> int:
+    root = _root()
+    m = course.get_module(args.module)
+    if args.package and not progress.is_student_edition(root):
+        raise _usage("this is the instructor edition: its tinytorch/ is generated from the "
+                     "sources; `--package` is for a student copy")
+    try:
+        fresh = student.student_notebook(m, root)
+    except StudentError as err:
+        raise _usage(str(err))
+    backup = student.backup_notebook(m, root)
+    if backup:
+        _say(f"Your notebook is kept: moved to {_rel(backup)}")
+    else:
+        _say(f"There was no notebook for module {m.number}; nothing to back up.")
+    if args.package:
+        removed = student.remove_export(m, root)
+        progress.clear_complete(m.number, root)
+        for p in removed:
+            _say(f"  removed {_rel(p)} from the package (a copy is in the backups folder)")
+        if not removed:
+            _say("  the package held nothing from this module")
+    nb = m.notebook(root)
+    student.write_notebook(fresh, nb)
+    progress.mark_started(m.number, root)
+    _say(f"Started again: {_rel(nb)} is a fresh copy of module {m.number}.")
+    return 0
+
+
+# ---- parser --------------------------------------------------------------------------------
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("module", help="start, test and complete course modules",
+                       description="Work through the course: start a module's notebook, test "
+                                   "it, complete it into the tinytorch package.")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+
+    s = actions.add_parser("start", help="make your notebook for a module and say how to open it")
+    s.add_argument("module", help="module number or name, e.g. 01")
+    s.add_argument("--open", action="store_true", help="open the notebook in JupyterLab")
+    s.set_defaults(func=start)
+
+    t = actions.add_parser("test", help="run a module's tests against your notebook's code")
+    t.add_argument("module", help="module number or name, e.g. 01")
+    t.add_argument("--notebook", action="store_true",
+                   help="also run the notebook in a kernel and report its graded cells")
+    t.set_defaults(func=test)
+
+    c = actions.add_parser("complete",
+                           help="test your notebook, then export it into tinytorch/")
+    c.add_argument("module", help="module number or name, e.g. 01")
+    c.add_argument("--notebook", action="store_true",
+                   help="also run the notebook in a kernel: its graded cells must pass too, "
+                        "and their points are recorded")
+    c.set_defaults(func=complete)
+
+    st = actions.add_parser("status", help="your progress: modules and milestones")
+    st.set_defaults(func=status)
+
+    r = actions.add_parser("reset", help="back up your notebook and start the module again")
+    r.add_argument("module", help="module number or name, e.g. 01")
+    r.add_argument("--package", action="store_true",
+                   help="also remove the module's code from tinytorch/ (and its completion)")
+    r.set_defaults(func=reset)
