@@ -1,0 +1,678 @@
+"""Module 05 (autograd): every backward rule, the engine, no_grad and gradcheck.
+
+Rules for the ops of modules 02-04 are checked twice: through nodes built with ``record_op``
+exactly as the contract describes (so these tests do not depend on those modules), and through
+the modules' public functions when they are exported.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinytorch.core import autograd as ag
+from tinytorch.core.autograd import (backward, enable_grad, gradcheck, no_grad,
+                                     topological_order, unbroadcast)
+from tinytorch.core.tensor import Tensor, is_grad_enabled, permute, record_op
+from tinytorch.core.tensor import pow as tpow
+
+pytestmark = pytest.mark.module05
+
+
+def f64(*shape, seed: int = 0, low: float | None = None, high: float = 2.0) -> Tensor:
+    rng = np.random.default_rng(seed)
+    data = rng.uniform(low, high, shape) if low is not None else rng.standard_normal(shape)
+    return Tensor(np.asarray(data, dtype=np.float64), requires_grad=True)
+
+
+def f32(*shape, seed: int = 0, low: float | None = None) -> Tensor:
+    t = f64(*shape, seed=seed, low=low)
+    return Tensor(t.data.astype(np.float32), requires_grad=True)
+
+
+def optional(target: str):
+    """The package module ``tinytorch.<target>``, or None while it is not exported."""
+    try:
+        return importlib.import_module(f"tinytorch.{target}")
+    except ImportError:
+        return None
+
+
+# ---- stand-ins for the ops of modules 02-04, recorded exactly as the contract says ----------
+
+def relu_op(x):
+    out = np.maximum(x.data, 0)
+    return record_op(out, "relu", (x,), out=out)
+
+
+def sigmoid_op(x):
+    out = 1 / (1 + np.exp(-x.data))
+    return record_op(out, "sigmoid", (x,), out=out)
+
+
+def tanh_op(x):
+    out = np.tanh(x.data)
+    return record_op(out, "tanh", (x,), out=out)
+
+
+def gelu_op(x):
+    v = x.data
+    out = 0.5 * v * (1 + np.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3)))
+    return record_op(out, "gelu", (x,))
+
+
+def softmax_op(x, dim=-1):
+    e = np.exp(x.data - x.data.max(axis=dim, keepdims=True))
+    out = e / e.sum(axis=dim, keepdims=True)
+    return record_op(out, "softmax", (x,), dim=dim, out=out)
+
+
+def log_softmax_op(x, dim=-1):
+    z = x.data - x.data.max(axis=dim, keepdims=True)
+    out = z - np.log(np.exp(z).sum(axis=dim, keepdims=True))
+    return record_op(out, "log_softmax", (x,), dim=dim, out=out)
+
+
+def linear_op(x, w, b=None):
+    out = x.data @ w.data.T
+    if b is None:
+        return record_op(out, "linear", (x, w))
+    return record_op(out + b.data, "linear", (x, w, b))
+
+
+def cross_entropy_op(logits, target, reduction="mean"):
+    z = logits.data - logits.data.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    probs = e / e.sum(axis=1, keepdims=True)
+    losses = np.log(e.sum(axis=1)) - z[np.arange(len(target)), target]
+    out = {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
+    return record_op(np.asarray(out), "cross_entropy", (logits,), probs=probs,
+                     target=np.asarray(target, dtype=np.int64), reduction=reduction)
+
+
+def bce_op(probs, target, reduction="mean", eps=1e-7):
+    p = np.clip(probs.data, eps, 1 - eps)
+    t = np.asarray(target, dtype=probs.dtype)
+    losses = -(t * np.log(p) + (1 - t) * np.log(1 - p))
+    out = {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
+    return record_op(np.asarray(out), "binary_cross_entropy", (probs,), p=p, target=t,
+                     reduction=reduction, eps=eps)
+
+
+def check(fn, inputs):
+    """gradcheck, plus: every checked input's gradient has the input's shape and dtype."""
+    assert gradcheck(fn, inputs)
+    out = fn(*inputs)
+    for t in inputs:
+        t.grad = None
+    backward(out, np.ones(out.shape, dtype=out.dtype))
+    for t in inputs:
+        if t.requires_grad:
+            assert t.grad is not None
+            assert t.grad.shape == t.shape, (t.grad.shape, t.shape)
+            assert t.grad.dtype == t.dtype
+
+
+# ---- every rule, by gradcheck in float64 ---------------------------------------------------
+
+BROADCAST_PAIRS = [((3, 1), (1, 4)), ((5,), (2, 5)), ((2, 5), (5,)), ((), (2, 3)),
+                   ((2, 3), ()), ((), ()), ((4,), (4,)), ((2, 1, 3), (4, 1))]
+
+
+@pytest.mark.parametrize("sa,sb", BROADCAST_PAIRS)
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "pow"])
+def test_binary_ops_with_broadcasting(op, sa, sb):
+    if op == "pow":
+        a, b = f64(*sa, seed=1, low=0.5), f64(*sb, seed=2, low=0.5)
+    elif op == "div":
+        a, b = f64(*sa, seed=1), f64(*sb, seed=2, low=0.5)
+    else:
+        a, b = f64(*sa, seed=1), f64(*sb, seed=2)
+    fn = {"add": lambda p, q: p + q, "sub": lambda p, q: p - q, "mul": lambda p, q: p * q,
+          "div": lambda p, q: p / q, "pow": lambda p, q: p ** q}[op]
+    check(fn, [a, b])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda t: -t, lambda t: t ** 2, lambda t: t ** 0.5,
+    lambda t: tpow(Tensor(np.float64(2.0)), t), lambda t: t.exp(),
+    lambda t: t.log(), lambda t: 1.0 / t, lambda t: 3.0 - t,
+], ids=["neg", "square", "sqrt", "exp2", "exp", "log", "reciprocal", "rsub"])
+@pytest.mark.parametrize("shape", [(), (5,), (2, 3)])
+def test_unary_ops(fn, shape):
+    check(fn, [f64(*shape, low=0.5)])
+
+
+def test_pow_at_zero_base_gives_no_nan():
+    a = Tensor(np.array([0.0, 1.0, 2.0]), requires_grad=True)
+    e = Tensor(np.array([2.0, 2.0, 2.0]), requires_grad=True)
+    backward((a ** e).sum())
+    assert np.all(np.isfinite(a.grad.data)) and np.all(np.isfinite(e.grad.data))
+    assert e.grad.data[0] == 0.0
+
+
+@pytest.mark.parametrize("sa,sb", [((3, 4), (4, 5)), ((4,), (4, 2)), ((3, 4), (4,)),
+                                   ((4,), (4,)), ((2, 3, 4), (2, 4, 5)), ((2, 3, 4), (4, 5)),
+                                   ((3, 4), (2, 4, 5)), ((1, 3, 4), (2, 4, 2)),
+                                   ((3,), (2, 3, 2)), ((2, 2, 3), (3,)),
+                                   ((2, 1, 3, 4), (5, 4, 2))])
+def test_matmul_shapes(sa, sb):
+    check(lambda p, q: p @ q, [f64(*sa, seed=1), f64(*sb, seed=2)])
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max"])
+@pytest.mark.parametrize("dim,keepdim", [(None, False), (None, True), (0, False), (1, True),
+                                         (-1, False), ((0, 2), False), ((1, -1), True)])
+def test_reductions(reduce, dim, keepdim):
+    check(lambda t: getattr(t, reduce)(dim=dim, keepdim=keepdim), [f64(2, 3, 4)])
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max"])
+def test_reductions_of_scalars_and_vectors(reduce):
+    check(lambda t: getattr(t, reduce)(), [f64()])
+    check(lambda t: getattr(t, reduce)(dim=0), [f64(5)])
+
+
+def test_max_splits_ties_evenly():
+    x = Tensor(np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]]), requires_grad=True)
+    backward(x.max(dim=1).sum())
+    assert np.allclose(x.grad.data, [[0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]])
+    y = Tensor(np.array([5.0, 1.0, 5.0]), requires_grad=True)
+    backward(y.max())
+    assert np.allclose(y.grad.data, [0.5, 0.0, 0.5])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda t: t.reshape(6, 4), lambda t: t.reshape(-1), lambda t: t.flatten(1),
+    lambda t: t.transpose(0, 2), lambda t: t.transpose(-1, -2),
+    lambda t: permute(t, (2, 0, 1)), lambda t: t.T,
+    lambda t: t[1], lambda t: t[:, 1:, ::2], lambda t: t[..., -1],
+    lambda t: t[np.array([1, 1, 0])], lambda t: t[np.arange(2), np.array([2, 2])],
+    lambda t: t[t.data > 0], lambda t: t[None, 0],
+    lambda t: t[[0, 0, 1], :, [3, 3, 0]],
+], ids=["reshape", "reshape-1", "flatten", "transpose", "transpose-neg", "permute", "T",
+        "int", "slices", "ellipsis", "fancy-repeat", "pairs-repeat", "mask", "newaxis",
+        "list-index"])
+def test_shape_ops_and_indexing(fn):
+    check(fn, [f64(2, 3, 4)])
+
+
+def test_getitem_accumulates_repeated_indices():
+    x = Tensor(np.zeros(3), requires_grad=True)
+    backward(x[np.array([0, 0, 0, 2])].sum())
+    assert x.grad.data.tolist() == [3.0, 0.0, 1.0]
+
+
+# ---- the ops of modules 02-04, through record_op stand-ins ---------------------------------
+
+@pytest.mark.parametrize("fn", [sigmoid_op, tanh_op, gelu_op,
+                                lambda t: softmax_op(t, -1), lambda t: softmax_op(t, 0),
+                                lambda t: softmax_op(t, min(1, t.ndim - 1)),
+                                lambda t: log_softmax_op(t, -1), lambda t: log_softmax_op(t, 0)],
+                         ids=["sigmoid", "tanh", "gelu", "softmax-1", "softmax0", "softmax1",
+                              "log_softmax-1", "log_softmax0"])
+@pytest.mark.parametrize("shape", [(4,), (3, 4), (2, 3, 2)])
+def test_activation_rules(fn, shape):
+    check(fn, [f64(*shape, seed=3)])
+
+
+def test_relu_rule_away_from_the_kink():
+    x = f64(3, 4, seed=4)
+    x.data[np.abs(x.data) < 0.1] = 0.5
+    check(relu_op, [x])
+
+
+@pytest.mark.parametrize("xs,bias", [((4, 3), True), ((4, 3), False), ((3,), True),
+                                     ((2, 5, 3), True), ((2, 5, 3), False)])
+def test_linear_rule(xs, bias):
+    inputs = [f64(*xs, seed=1), f64(2, 3, seed=2)] + ([f64(2, seed=3)] if bias else [])
+    check(linear_op, inputs)
+
+
+def test_linear_rule_computes_only_needed_gradients():
+    x = Tensor(np.ones((5, 3), np.float32))
+    w = f32(2, 3)
+    b = Tensor(np.zeros(2, np.float32))
+    grads = ag.linear_backward(np.ones((5, 2), np.float32), linear_op(x, w, b)._node)
+    assert grads[0] is None and grads[2] is None and grads[1].shape == (2, 3)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_rule(reduction):
+    target = np.array([1, 0, 2, 1, 2])
+    check(lambda z: cross_entropy_op(z, target, reduction), [f64(5, 3)])
+
+
+def test_cross_entropy_rule_is_softmax_minus_onehot():
+    z = f32(4, 3)
+    target = np.array([0, 2, 1, 1])
+    loss = cross_entropy_op(z, target)
+    backward(loss)
+    probs = np.exp(z.data) / np.exp(z.data).sum(1, keepdims=True)
+    assert z.grad.dtype == np.float32
+    assert np.allclose(z.grad.data, (probs - np.eye(3)[target]) / 4, atol=1e-6)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_binary_cross_entropy_rule(reduction):
+    rng = np.random.default_rng(5)
+    target = rng.integers(0, 2, (3, 4)).astype(np.float64)
+    probs = Tensor(rng.uniform(0.05, 0.95, (3, 4)), requires_grad=True)
+    check(lambda p: bce_op(p, target, reduction), [probs])
+
+
+def test_binary_cross_entropy_keeps_a_gradient_where_clamped():
+    # Like PyTorch: a saturated, confidently wrong probability still gets pushed back.
+    p = Tensor(np.array([1.0, 0.0], np.float32), requires_grad=True)
+    backward(bce_op(p, np.array([0.0, 1.0], np.float32), "sum"))
+    assert np.all(np.isfinite(p.grad.data))
+    assert p.grad.data[0] > 1e3 and p.grad.data[1] < -1e3
+
+
+# ---- the same ops through the real modules, once they are exported -------------------------
+
+def _require(target):
+    module = optional(target)
+    if module is None:
+        pytest.skip(f"tinytorch.{target} is not exported yet")
+    return module
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "gelu", "softmax"])
+def test_activation_functions_from_module_02(name):
+    act = _require("core.activations")
+    x = f64(3, 4, seed=6)
+    x.data[np.abs(x.data) < 0.1] = 0.3
+    check(getattr(act, name), [x])
+    if name == "softmax":
+        check(lambda t: act.softmax(t, 0), [f64(3, 4, seed=6)])
+
+
+def test_layers_and_losses_from_modules_03_and_04():
+    layers = _require("core.layers")
+    losses = _require("core.losses")
+    check(lambda x, w, b: layers.linear(x, w, b), [f64(4, 3), f64(2, 3, seed=1), f64(2, seed=2)])
+    check(lambda x, w: layers.linear(x, w), [f64(2, 4, 3), f64(5, 3, seed=1)])
+    for reduction in ("mean", "sum", "none"):
+        check(lambda z: losses.cross_entropy(z, np.array([0, 2, 1]), reduction), [f64(3, 3)])
+        check(lambda z: losses.log_softmax(z, 0), [f64(3, 3)])
+        p = Tensor(np.random.default_rng(1).uniform(0.1, 0.9, (2, 3)), requires_grad=True)
+        t = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
+        check(lambda q: losses.binary_cross_entropy(q, t, reduction), [p])
+        check(lambda z: losses.mse_loss(z, t, reduction), [f64(2, 3)])
+
+
+def test_every_recorded_op_has_a_rule():
+    contract = {"add", "sub", "mul", "div", "neg", "pow", "matmul", "sum", "mean", "max",
+                "reshape", "transpose", "getitem", "exp", "log", "relu", "sigmoid", "tanh",
+                "gelu", "softmax", "log_softmax", "linear", "cross_entropy",
+                "binary_cross_entropy"}
+    assert contract <= set(ag.registered_ops())
+
+
+# ---- float32 stays float32 ----------------------------------------------------------------
+
+@pytest.mark.parametrize("fn", [
+    lambda a, b: (a * b + a / (b * b + 1.0) - a ** 2).sum(),
+    lambda a, b: (a @ b.T).mean(),
+    lambda a, b: (a.exp() + (b * b + 1.0).log()).max(),
+    lambda a, b: softmax_op(a).sum() + log_softmax_op(b).mean() + sigmoid_op(a).sum(),
+    lambda a, b: tanh_op(a).sum() + gelu_op(b).sum() + relu_op(a).sum(),
+    lambda a, b: cross_entropy_op(linear_op(a, b), np.array([0, 1, 2])),
+    lambda a, b: bce_op(sigmoid_op(a), np.ones((3, 3), np.float32)),
+    lambda a, b: a[np.array([0, 0])].sum() + a.T.reshape(-1).sum() + (a - 0.5).mean(),
+], ids=["arith", "matmul", "exp-log-max", "softmaxes", "acts", "ce", "bce", "shape"])
+def test_gradients_stay_float32(fn):
+    a, b = f32(3, 3, seed=1), f32(3, 3, seed=2)
+    backward(fn(a, b))
+    for t in (a, b):
+        if t.grad is not None:
+            assert t.grad.dtype == np.float32
+
+
+def test_integer_inputs_to_linear():
+    pixels = np.arange(6).reshape(2, 3)          # raw int64 pixel values
+    w = f32(4, 3)
+    out = record_op((pixels @ w.data.T).astype(np.float32), "linear", (Tensor(pixels), w))
+    backward(out.sum())
+    assert w.grad.dtype == np.float32
+    assert np.allclose(w.grad.data, np.ones((2, 4)).T @ pixels)
+
+
+# ---- the engine ----------------------------------------------------------------------------
+
+def test_worked_example_and_tensor_method():
+    a = Tensor(2.0, requires_grad=True)
+    b = Tensor(-3.0, requires_grad=True)
+    c = Tensor(10.0, requires_grad=True)
+    ((a * b + c) ** 2).backward()
+    assert (a.grad.item(), b.grad.item(), c.grad.item()) == (-24.0, 16.0, 8.0)
+
+
+def test_backward_of_a_leaf():
+    x = Tensor(3.0, requires_grad=True)
+    x.backward()
+    assert x.grad.item() == 1.0
+
+
+def test_non_scalar_output_needs_a_gradient():
+    x = f32(2, 3)
+    y = x * 2.0
+    with pytest.raises(RuntimeError, match=r"gradient.*\(2, 3\)|\(2, 3\).*gradient"):
+        y.backward()
+    with pytest.raises(RuntimeError, match="shape"):
+        y.backward(np.ones(3, np.float32))
+    y.backward(Tensor(np.full((2, 3), 2.0, np.float32)))
+    assert np.all(x.grad.data == 4.0)
+
+
+def test_tensor_without_grad_is_refused():
+    with pytest.raises(RuntimeError, match="requires_grad"):
+        (Tensor([1.0]) * 2.0).sum().backward()
+
+
+def test_missing_rule_names_the_op():
+    x = f32(3)
+    y = record_op(x.data * 2, "mystery_op", (x,))
+    with pytest.raises(RuntimeError, match="mystery_op"):
+        backward(y, np.ones(3, np.float32))
+
+
+def test_wrong_shape_from_a_rule_names_op_and_shapes(monkeypatch):
+    monkeypatch.setitem(ag._RULES, "bad_shape_op", lambda g, node: (np.ones((7, 2)),))
+    x = f32(3, 4)
+    y = record_op(x.data.copy(), "bad_shape_op", (x,))
+    with pytest.raises(RuntimeError) as err:
+        backward(y, np.ones((3, 4), np.float32))
+    msg = str(err.value)
+    assert "bad_shape_op" in msg and "(7, 2)" in msg and "(3, 4)" in msg
+
+
+def test_wrong_number_of_gradients_names_the_op(monkeypatch):
+    monkeypatch.setitem(ag._RULES, "bad_count_op", lambda g, node: (g, g))
+    x = f32(3)
+    with pytest.raises(RuntimeError, match="bad_count_op"):
+        backward(record_op(x.data.copy(), "bad_count_op", (x,)), np.ones(3, np.float32))
+
+
+def test_none_for_a_needed_input_names_the_op(monkeypatch):
+    monkeypatch.setitem(ag._RULES, "lazy_op", lambda g, node: (None,))
+    x = f32(3)
+    with pytest.raises(RuntimeError, match="lazy_op"):
+        backward(record_op(x.data.copy(), "lazy_op", (x,)), np.ones(3, np.float32))
+
+
+def test_graph_is_freed_unless_retained():
+    x = f32(3)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    assert np.allclose(x.grad.data, 4 * x.data)
+    assert y._node.saved is None
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()
+
+
+def test_accumulation_across_calls_makes_a_new_array():
+    p, q = f32(2, seed=1), f32(2, seed=2)
+    y = p + q
+    y.backward(np.ones(2, np.float32), retain_graph=True)
+    first_p, first_q = p.grad.data, q.grad.data
+    y.backward(np.ones(2, np.float32))
+    assert np.all(p.grad.data == 2) and np.all(q.grad.data == 2)
+    assert np.all(first_p == 1) and np.all(first_q == 1)
+    assert p.grad.data is not first_p
+
+
+def test_leaf_grad_is_a_writeable_array_not_a_broadcast_view():
+    x = f32(3, 4)
+    x.sum().backward()
+    assert x.grad.data.flags.writeable and np.all(x.grad.data == 1)
+
+
+def test_callers_gradient_array_is_not_aliased():
+    x = f32(3)
+    g = np.ones(3, np.float32)
+    (x + 0.0).backward(g)
+    g[:] = 5
+    assert np.all(x.grad.data == 1)
+
+
+def test_inputs_that_need_no_gradient_get_none():
+    x = Tensor(np.ones((4, 3), np.float32))
+    w = f32(3, 2)
+    (x @ w).sum().backward()
+    assert x.grad is None and w.grad.shape == (3, 2)
+
+
+def test_shared_subgraph_runs_each_rule_once(monkeypatch):
+    calls = {"mul": 0}
+    real = ag._RULES["mul"]
+
+    def counting(g, node):
+        calls["mul"] += 1
+        return real(g, node)
+
+    monkeypatch.setitem(ag._RULES, "mul", counting)
+    u = Tensor(1.0, requires_grad=True)
+    z = u * 1.0
+    for _ in range(40):            # without a visited set: 2**40 visits
+        z = z * 0.5 + z * 0.5
+    z.backward()
+    assert calls["mul"] == 1 + 2 * 40
+    assert abs(u.grad.item() - 1.0) < 1e-6
+
+
+def test_deep_chain_has_no_recursion_limit():
+    assert sys.getrecursionlimit() < 10_000
+    x = Tensor(0.5, requires_grad=True)
+    y = x
+    for _ in range(10_000):
+        y = y + 1.0
+    assert len(topological_order(y)) == 10_000
+    y.backward()
+    assert x.grad.item() == 1.0
+
+
+def test_mlp_with_a_shared_weight_gets_the_summed_gradient():
+    rng = np.random.default_rng(0)
+    w_data = rng.standard_normal((4, 4)).astype(np.float32)
+    x = Tensor(rng.standard_normal((3, 4)).astype(np.float32))
+    target = np.array([0, 3, 1])
+    w = Tensor(w_data.copy(), requires_grad=True)
+    cross_entropy_op(linear_op(relu_op(linear_op(x, w)), w), target).backward()
+    w1 = Tensor(w_data.copy(), requires_grad=True)
+    w2 = Tensor(w_data.copy(), requires_grad=True)
+    cross_entropy_op(linear_op(relu_op(linear_op(x, w1)), w2), target).backward()
+    assert np.allclose(w.grad.data, w1.grad.data + w2.grad.data, atol=1e-6)
+
+
+def test_value_used_twice_in_one_op():
+    x = f64(3)
+    (x * x).sum().backward()
+    assert np.allclose(x.grad.data, 2 * x.data)
+    y = f64(3)
+    (y + y).sum().backward()
+    assert np.allclose(y.grad.data, 2.0)
+
+
+# ---- no_grad --------------------------------------------------------------------------------
+
+def test_no_grad_records_nothing_and_restores():
+    w = f32(2)
+    with no_grad():
+        y = w * 2.0 + 1.0
+        assert not is_grad_enabled()
+    assert y._node is None and not y.requires_grad and is_grad_enabled()
+
+
+def test_no_grad_nesting_exceptions_and_enable_grad():
+    with no_grad():
+        with no_grad():
+            pass
+        assert not is_grad_enabled()
+        with enable_grad():
+            assert is_grad_enabled()
+        assert not is_grad_enabled()
+    assert is_grad_enabled()
+    with pytest.raises(KeyError):
+        with no_grad():
+            raise KeyError("x")
+    assert is_grad_enabled()
+    ctx = no_grad()
+    with ctx:
+        with ctx:
+            pass
+        assert not is_grad_enabled()
+    assert is_grad_enabled()
+
+
+def test_no_grad_as_decorator_with_and_without_parentheses():
+    w = f32(2)
+
+    @no_grad()
+    def f(t):
+        assert not is_grad_enabled()
+        return t * 2.0
+
+    @no_grad
+    def g(t):
+        return t * 3.0
+
+    assert f(w)._node is None and g(w)._node is None and is_grad_enabled()
+    assert f.__name__ == "f"
+
+
+def test_top_level_package_exports_no_grad():
+    import tinytorch
+
+    assert tinytorch.no_grad is no_grad
+
+
+# ---- gradcheck itself -----------------------------------------------------------------------
+
+def test_gradcheck_catches_a_wrong_rule(monkeypatch):
+    # The derivative of t**2 is 2t; this rule forgets the 2.
+    monkeypatch.setitem(ag._RULES, "off_by_two", lambda g, node: (g * node.inputs[0].data,))
+
+    def square(t):
+        return record_op(t.data ** 2, "off_by_two", (t,))
+
+    x = f64(2, 3, seed=1)
+    x.data[1, 2] = 3.0
+    with pytest.raises(AssertionError) as err:
+        gradcheck(lambda t: square(t) * 0.5, [x])   # worst where |t| is largest: (1, 2)
+    msg = str(err.value)
+    assert "input 0" in msg and "position" in msg and "(1, 2)" in msg
+
+
+def test_gradcheck_names_the_output_op(monkeypatch):
+    monkeypatch.setitem(ag._RULES, "wrong_op", lambda g, node: (g,))
+    with pytest.raises(AssertionError, match="wrong_op"):
+        gradcheck(lambda t: record_op(t.data * 3, "wrong_op", (t,)), [f64(3)])
+
+
+def test_gradcheck_wants_float64_and_restores_grads():
+    with pytest.raises(TypeError, match="float64"):
+        gradcheck(lambda t: t * 2.0, [f32(3)])
+    x = f64(3)
+    x.grad = Tensor(np.full(3, 7.0))
+    assert gradcheck(lambda t: (t * t).sum(), [x])
+    assert np.all(x.grad.data == 7.0) and is_grad_enabled()
+
+
+def test_gradcheck_works_inside_no_grad():
+    with no_grad():
+        assert gradcheck(lambda t: t.exp(), [f64(3)])
+        assert not is_grad_enabled()
+
+
+# ---- properties -----------------------------------------------------------------------------
+
+@st.composite
+def broadcast_pair(draw):
+    target = tuple(draw(st.lists(st.integers(1, 4), min_size=0, max_size=3)))
+    lead = tuple(draw(st.lists(st.integers(1, 3), min_size=0, max_size=2)))
+    small = tuple(1 if draw(st.booleans()) else n for n in target)
+    return lead + target, small
+
+
+@settings(max_examples=60, deadline=None)
+@given(broadcast_pair(), st.integers(0, 2**31))
+def test_unbroadcast_keeps_the_total_and_reaches_the_shape(pair, seed):
+    big, small = pair
+    grad = np.random.default_rng(seed).standard_normal(big)
+    grad = np.broadcast_to(grad, np.broadcast_shapes(big, small))
+    out = unbroadcast(grad, small)
+    assert out.shape == small
+    assert np.isclose(out.sum(), grad.sum())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 4), min_size=0, max_size=3), st.floats(-3, 3))
+def test_gradient_is_linear_in_the_output(shape, k):
+    x = f64(*shape, seed=len(shape))
+    (x * x * k).sum().backward()
+    assert np.allclose(x.grad.data, 2 * k * x.data)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 5), st.integers(0, 2**31))
+def test_softmax_gradient_sums_to_zero_along_dim(rows, cols, seed):
+    rng = np.random.default_rng(seed)
+    x = Tensor(rng.standard_normal((rows, cols)), requires_grad=True)
+    softmax_op(x, dim=1).backward(rng.standard_normal((rows, cols)))
+    assert np.allclose(x.grad.data.sum(axis=1), 0.0, atol=1e-10)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(0, 2**31))
+def test_broadcast_add_gradient_counts_uses(rows, cols, seed):
+    a = Tensor(np.random.default_rng(seed).standard_normal((rows, 1)), requires_grad=True)
+    b = Tensor(np.zeros((1, cols)), requires_grad=True)
+    (a + b).sum().backward()
+    assert np.all(a.grad.data == cols) and np.all(b.grad.data == rows)
+
+
+# ---- the notebook: runs in a real kernel, and its graded cells fail on the stubs ------------
+
+def _graded_cell_errors(strip: bool) -> dict:
+    """Execute module 05's notebook; return {grade_id: error name or None} for graded cells."""
+    jupytext = pytest.importorskip("jupytext")
+    nbclient = pytest.importorskip("nbclient")
+    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+    from tito import course
+
+    nb = jupytext.read(course.get_module("05").source(), fmt="py:percent")
+    if strip:
+        nb, _ = ClearSolutions().preprocess(nb, {})
+        nb, _ = ClearHiddenTests().preprocess(nb, {})
+    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+                                     resources={"metadata": {"path": str(course.REPO_ROOT)}})
+    client.execute()
+    result = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade"):
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            result[meta["grade_id"]] = errors[0]["ename"] if errors else None
+    return result
+
+
+@pytest.mark.slow
+def test_notebook_runs_and_graded_cells_pass_with_solutions():
+    result = _graded_cell_errors(strip=False)
+    assert len(result) >= 6
+    assert {k: v for k, v in result.items() if v} == {}
+
+
+@pytest.mark.slow
+def test_every_graded_cell_fails_on_the_stubs():
+    result = _graded_cell_errors(strip=True)
+    assert len(result) >= 6
+    assert [k for k, v in result.items() if not v] == []
