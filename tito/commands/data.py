@@ -147,7 +147,7 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
             info.external_attr = 0o644 << 16
             buf = io.BytesIO()
             np.lib.format.write_array(buf, np.asarray(arrays[key]), allow_pickle=False)
-            zf.writestr(info, buf.getvalue(), compresslevel=9)
+            zf.writestr(info, buf.getvalue(), compresslevel=6)
 
 
 def build_digits(out: Path = DIGITS_PATH, root=None, seed: int = 0, train_per_class: int = 600,
