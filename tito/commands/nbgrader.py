@@ -1,0 +1,371 @@
+"""`tito nbgrader`: the instructor workflow, from module sources to a grades CSV.
+
+    tito nbgrader init [DIR]                 course directory + nbgrader config
+    tito nbgrader generate NN|--all          modules/ -> source/ -> release/ (student notebooks)
+    tito nbgrader autograde NN|--all         grade submitted/<student>/NN_name/
+    tito nbgrader feedback NN|--all          feedback/<student>/NN_name/name.html
+    tito nbgrader export                     grades.csv
+    tito nbgrader status                     assignments, submissions, average scores
+
+Every step runs nbgrader itself in a separate process. Exit codes: 0 everything done, 1 some
+step or submission failed (named in the output), 2 bad input.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from tito import course
+from tito import grading
+
+OK, FAILED, BAD_INPUT = 0, 1, 2
+
+
+def _shown(path: Path) -> str:
+    """A path as short as it can be shown: relative to the working directory when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _guard(step: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    @functools.wraps(step)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return step(args)
+        except (grading.GradingError, course.CourseError) as err:
+            print(f"tito nbgrader: {err}", file=sys.stderr)
+            return BAD_INPUT
+    return run
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _tail(run: grading.Run, n: int = 15) -> None:
+    """The end of a failed nbgrader run, so the reason is on screen without opening the log."""
+    interesting = [ln for ln in run.lines if "| ERROR]" in ln or "Error" in ln]
+    for line in (interesting or run.lines)[-n:]:
+        print("    " + line)
+    print(f"    full nbgrader output: {_shown(run.log)}")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@_guard
+def cmd_init(args: argparse.Namespace) -> int:
+    root = grading.course_dir(args.dir or args.course)
+    wrote = grading.init_course(root, timeout=args.timeout, force=args.force)
+    config = root / grading.CONFIG_NAME
+    if wrote:
+        print(f"course directory ready: {_shown(root)}")
+        print(f"  wrote {_shown(config)} (per-cell timeout {args.timeout} s, kernel python3)")
+    else:
+        print(f"course directory ready: {_shown(root)}")
+        print(f"  kept the existing {_shown(config)} (pass --force to rewrite it)")
+    course_opt = "" if root == grading.DEFAULT_COURSE_DIR else f" --course {_shown(root)}"
+    print(f"next: tito nbgrader generate --all{course_opt}")
+    return OK
+
+
+@_guard
+def cmd_generate(args: argparse.Namespace) -> int:
+    root = grading.require_course(grading.course_dir(args.course))
+    modules = grading.select_modules(args.modules, args.all)
+    failed = []
+    for m in modules:
+        aid = grading.assignment_id(m)
+        src = grading.write_source(root, m)
+        print(f"{aid}: {_shown(src)} from {m.source().relative_to(course.REPO_ROOT).as_posix()}")
+        run = grading.run_nbgrader(root, ["generate_assignment", aid, "--force"],
+                                   f"generate_{aid}")
+        if run.returncode != 0:
+            print(f"{aid}: nbgrader generate_assignment failed (exit {run.returncode})")
+            _tail(run)
+            failed.append(aid)
+            continue
+        leaks = grading.release_leaks(root, m)
+        if leaks:
+            print(f"{aid}: the release is NOT safe to hand out:")
+            for leak in leaks[:20]:
+                print(f"    {leak}")
+            failed.append(aid)
+            continue
+        release = root / "release" / aid / grading.notebook_name(m)
+        print(f"{aid}: released {_shown(release)} (checked: no solution or hidden-test text)")
+    if failed:
+        print(f"failed: {', '.join(failed)}")
+        return FAILED
+    print(f"generated {len(modules)} assignment(s); hand out {_shown(root / 'release')}")
+    return OK
+
+
+def _modules_with_release(root: Path, keys: list[str], all_: bool) -> list[course.Module]:
+    if all_ and not keys:
+        mods = [m for m in grading.modules_with_source() if grading.released(root, m)]
+        if not mods:
+            raise grading.GradingError("nothing has been released yet: run "
+                                       "`tito nbgrader generate --all` first")
+        return mods
+    mods = grading.select_modules(keys, all_)
+    for m in mods:
+        if not grading.released(root, m):
+            raise grading.GradingError(f"{grading.assignment_id(m)} has not been released: run "
+                                       f"`tito nbgrader generate {m.number}` first")
+    return mods
+
+
+def _autograde_one(root: Path, m: course.Module, student: str | None, only_new: bool,
+                   console) -> tuple[list[str], list[str]]:
+    """Grade one assignment; returns (graded students, failed students)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import TimeElapsedColumn
+    from rich.markup import escape
+    from rich.table import Table
+
+    aid = grading.assignment_id(m)
+    students = grading.submitted_students(root, m, student)
+    if not students:
+        who = f"from '{student}' " if student else ""
+        console.print(f"{aid}: no submissions {who}under "
+                      f"{_shown(root / 'submitted')}/<student>/{aid}/")
+        return [], []
+    args = ["autograde", aid] + ([] if only_new else ["--force"])
+    if student:
+        args += ["--student", student]
+    console.print(f"{aid}: autograding {len(students)} submission(s)")
+    seen: list[str] = []
+    with Progress(TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=False) as bar:
+        task = bar.add_task("starting nbgrader", total=len(students))
+
+        def on_line(line: str) -> None:
+            who = grading.student_in_log_line(line)
+            if who and "Sanitizing" in line and who not in seen:
+                if seen:
+                    bar.advance(task)
+                seen.append(who)
+                bar.update(task, description=f"grading {who}")
+
+        started = time.time()
+        run = grading.run_nbgrader(root, args, f"autograde_{aid}", on_line)
+        bar.update(task, completed=len(students), description="done")
+
+    skipped = [s for s in students if s in grading.skipped_students(run.lines)]
+    # Graded in this run means a fresh autograded notebook; nbgrader removes the notebook of a
+    # submission it fails on, and a run that broke early never reaches the later students.
+    graded = [s for s in students if s not in skipped
+              and grading.graded_notebook(root, m, s).is_file()
+              and grading.graded_notebook(root, m, s).stat().st_mtime >= started - 1]
+    failed = [s for s in students if s not in graded and s not in skipped]
+
+    marks = grading.scores(root, m)
+    table = Table(title=f"{aid} autograded", title_justify="left")
+    table.add_column("student", no_wrap=True)
+    table.add_column("score", no_wrap=True, justify="right")
+    table.add_column("notes")
+    for s in students:
+        if s in failed:
+            reason = grading.failure_reason(run.lines, s)
+            table.add_row(s, "-", f"[red]NOT GRADED[/red]: {escape(reason)[:200]}")
+            continue
+        score, total = marks.get(s, (0.0, 0.0))
+        notes = ["unchanged since the last run, not regraded"] if s in skipped else []
+        notes += grading.submission_notes(root, m, s)
+        timeouts, errors = grading.cell_failures(grading.graded_notebook(root, m, s))
+        if timeouts:
+            notes.append("timed out: " + ", ".join(timeouts))
+        if errors:
+            notes.append("failed: " + ", ".join(errors))
+        table.add_row(s, f"{score:g} / {total:g}", escape("; ".join(notes)))
+    console.print(table)
+    if failed:
+        console.print(f"{aid}: could not grade {', '.join(failed)}; nbgrader's output is in "
+                      f"{_shown(run.log)}", soft_wrap=True)
+    return graded, failed
+
+
+@_guard
+def cmd_autograde(args: argparse.Namespace) -> int:
+    root = grading.require_course(grading.course_dir(args.course))
+    modules = _modules_with_release(root, args.modules, args.all)
+    if args.student and not any(grading.submitted_students(root, m, args.student)
+                                for m in modules):
+        raise grading.GradingError(f"no submission from '{args.student}' under "
+                                   f"{_shown(root / 'submitted')}")
+    console = _console()
+    graded, failed = 0, 0
+    for m in modules:
+        ok, bad = _autograde_one(root, m, args.student, args.only_new, console)
+        graded += len(ok)
+        failed += len(bad)
+    print(f"graded {graded} submission(s)" + (f", {failed} failed" if failed else ""))
+    if graded:
+        print("next: tito nbgrader feedback " + ("--all" if args.all else " ".join(
+            m.number for m in modules)) + "   and   tito nbgrader export")
+    return FAILED if failed else OK
+
+
+@_guard
+def cmd_feedback(args: argparse.Namespace) -> int:
+    root = grading.require_course(grading.course_dir(args.course))
+    modules = _modules_with_release(root, args.modules, args.all)
+    bad = False
+    for m in modules:
+        aid = grading.assignment_id(m)
+        graded = sorted(p.name for p in (root / "autograded").glob("*")
+                        if (p / aid).is_dir() and args.student in (None, p.name))
+        if not graded:
+            print(f"{aid}: nothing autograded yet: run `tito nbgrader autograde {m.number}`")
+            continue
+        cmd = ["generate_feedback", aid, "--force"]
+        if args.student:
+            cmd += ["--student", args.student]
+        run = grading.run_nbgrader(root, cmd, f"feedback_{aid}")
+        if run.returncode != 0:
+            print(f"{aid}: nbgrader generate_feedback failed (exit {run.returncode})")
+            _tail(run)
+            bad = True
+        made, leaked = 0, []
+        for s in graded:
+            html = root / "feedback" / s / aid / grading.notebook_name(m).replace(
+                ".ipynb", ".html")
+            if not html.is_file():
+                print(f"{aid}: no feedback for {s}")
+                bad = True
+                continue
+            made += 1
+            if grading.feedback_leaks(html, m):
+                leaked.append(s)
+        if leaked:
+            print(f"{aid}: hidden tests visible in the feedback of {', '.join(leaked)}; "
+                  f"do not hand it out (check ClearHiddenTests in {grading.CONFIG_NAME})")
+            bad = True
+        print(f"{aid}: feedback for {made} student(s) in "
+              f"{_shown(root / 'feedback')}/<student>/{aid}/ (checked: no hidden tests)")
+    return FAILED if bad else OK
+
+
+@_guard
+def cmd_export(args: argparse.Namespace) -> int:
+    root = grading.require_course(grading.course_dir(args.course))
+    if not (root / "gradebook.db").is_file():
+        raise grading.GradingError("no gradebook yet: run `tito nbgrader generate` first")
+    dest = Path(args.to).expanduser().resolve() if args.to else root / "grades.csv"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    run = grading.run_nbgrader(root, ["export", "--to", str(dest)], "export")
+    if run.returncode != 0 or not dest.is_file():
+        print(f"nbgrader export failed (exit {run.returncode})")
+        _tail(run)
+        return FAILED
+    with open(dest, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    students = {r["student_id"] for r in rows}
+    assignments = {r["assignment"] for r in rows}
+    print(f"wrote {_shown(dest)}: {len(rows)} row(s), {len(students)} student(s), "
+          f"{len(assignments)} assignment(s)")
+    return OK
+
+
+@_guard
+def cmd_status(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    root = grading.require_course(grading.course_dir(args.course))
+    console = _console()
+    table = Table(title=f"nbgrader course {_shown(root)}", title_justify="left")
+    table.add_column("assignment", no_wrap=True)
+    for col in ("released", "submitted", "autograded", "feedback", "average", "max"):
+        table.add_column(col, justify="right")
+    have_db = (root / "gradebook.db").is_file()
+    for m in course.MODULES:
+        aid = grading.assignment_id(m)
+        if not (m.source().is_file() or grading.released(root, m)):
+            continue
+        submitted = grading.submitted_students(root, m)
+        autograded = [s for s in submitted if grading.graded_notebook(root, m, s).is_file()]
+        feedback = [s for s in submitted
+                    if (root / "feedback" / s / aid).is_dir()]
+        marks = grading.scores(root, m) if have_db else {}
+        graded_marks = [marks[s][0] for s in autograded if s in marks]
+        average = f"{sum(graded_marks) / len(graded_marks):.1f}" if graded_marks else "-"
+        total = grading.max_score(root, m) if have_db else None
+        top = "-" if total is None else f"{total:g}"
+        table.add_row(aid, "yes" if grading.released(root, m) else "no", str(len(submitted)),
+                      str(len(autograded)), str(len(feedback)), average, top)
+    console.print(table)
+    if not have_db:
+        console.print("no gradebook yet: run `tito nbgrader generate --all`")
+    return OK
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _course_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--course", metavar="DIR", default=None,
+                   help="the nbgrader course directory (default: nbgrader_course/ in the "
+                        "repository)")
+
+
+def _modules_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("modules", nargs="*", metavar="NN", help="module numbers or names")
+    p.add_argument("--all", action="store_true", help="every module that has a source")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    top = sub.add_parser(
+        "nbgrader", help="instructor workflow: release, autograde, feedback, grades",
+        description="Release the modules as nbgrader assignments and grade the submissions. "
+                    "See 'For instructors' in the README.")
+    steps = top.add_subparsers(dest="step", metavar="STEP")
+    top.set_defaults(func=lambda _args: (top.print_help(), OK)[1])
+
+    p = steps.add_parser("init", help="create an nbgrader course directory for this course")
+    p.add_argument("dir", nargs="?", default=None,
+                   help="where to create it (default: nbgrader_course/ in the repository)")
+    _course_option(p)
+    p.add_argument("--timeout", type=int, default=grading.DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"time limit per cell when autograding (default "
+                        f"{grading.DEFAULT_TIMEOUT})")
+    p.add_argument("--force", action="store_true", help="rewrite an existing nbgrader_config.py")
+    p.set_defaults(func=cmd_init)
+
+    p = steps.add_parser("generate", help="module sources -> student notebooks in release/")
+    _modules_option(p)
+    _course_option(p)
+    p.set_defaults(func=cmd_generate)
+
+    p = steps.add_parser("autograde", help="grade the submissions in submitted/")
+    _modules_option(p)
+    _course_option(p)
+    p.add_argument("--student", metavar="ID", default=None, help="grade only this student")
+    p.add_argument("--only-new", action="store_true",
+                   help="skip submissions already graded and unchanged since")
+    p.set_defaults(func=cmd_autograde)
+
+    p = steps.add_parser("feedback", help="feedback HTML for graded submissions")
+    _modules_option(p)
+    _course_option(p)
+    p.add_argument("--student", metavar="ID", default=None, help="only this student")
+    p.set_defaults(func=cmd_feedback)
+
+    p = steps.add_parser("export", help="write every grade to a CSV file")
+    _course_option(p)
+    p.add_argument("--to", metavar="FILE", default=None,
+                   help="the CSV file (default: grades.csv in the course directory)")
+    p.set_defaults(func=cmd_export)
+
+    p = steps.add_parser("status", help="assignments, submissions and average scores")
+    _course_option(p)
+    p.set_defaults(func=cmd_status)

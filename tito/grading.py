@@ -1,0 +1,460 @@
+"""The instructor side of the course: module sources -> nbgrader releases -> grades.
+
+Everything here drives the real nbgrader. nbgrader always runs as a separate process
+(``python -m nbgrader ...``) with the course directory as its working directory, so a broken
+student notebook can never take the ``tito`` process down with it; ``tito`` reads the results
+back from the files nbgrader writes and from its gradebook.
+
+Course directory layout (nbgrader's own; one assignment per module, named like its folder)::
+
+    nbgrader_course/
+        nbgrader_config.py                  written by `tito nbgrader init`
+        gradebook.db                        nbgrader's gradebook (SQLite)
+        source/NN_name/name.ipynb           instructor edition, from modules/NN_name/name.py
+        release/NN_name/name.ipynb          student edition: no solutions, no hidden tests
+        submitted/<student>/NN_name/name.ipynb
+        autograded/<student>/NN_name/name.ipynb
+        feedback/<student>/NN_name/name.html
+        logs/                               the full nbgrader output of every tito run
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from tito import course
+
+DEFAULT_COURSE_DIR = course.REPO_ROOT / "nbgrader_course"
+CONFIG_NAME = "nbgrader_config.py"
+DEFAULT_TIMEOUT = 60
+COURSE_ID = "tinytorch"
+
+SOLUTION_BEGIN, SOLUTION_END = "BEGIN SOLUTION", "END SOLUTION"
+HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+# Lines nbgrader writes in place of a solution; they may legitimately appear in a release.
+STUB_LINES = {"# YOUR CODE HERE", "raise NotImplementedError()", "YOUR ANSWER HERE"}
+
+CONFIG_TEMPLATE = '''\
+"""nbgrader configuration for the tinytorch course, written by `tito nbgrader init`.
+
+nbgrader reads this file from the course directory; every `tito nbgrader` command runs nbgrader
+with this directory as its working directory. Edit the values here, not in the notebooks.
+"""
+c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+
+c.CourseDirectory.course_id = "{course_id}"
+
+# source/ holds only notebooks made from modules/NN_name/name.py. Ignoring *.py as well means that
+# no Python file that happens to sit in source/ (a solution, above all) is ever copied to release/.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py"]
+
+# A student who deletes a graded test cell gets it back (and graded) instead of a silent zero.
+c.OverwriteCells.add_missing_cells = True
+
+# Grade in this environment's python3 kernel, whatever kernelspec a notebook claims, with a
+# per-cell time limit; on timeout the kernel is interrupted and the next cell runs.
+c.Execute.kernel_name = "python3"
+c.Execute.timeout = {timeout}
+c.Execute.interrupt_on_timeout = True
+# Minimal tracebacks: an error inside a hidden test shows its message, never the test's source.
+c.Execute.extra_arguments = [
+    "--HistoryManager.hist_file=:memory:",
+    "--InteractiveShell.xmode=Minimal",
+]
+
+# Keep huge outputs (a print in a loop) out of the graded notebook and the feedback.
+c.LimitOutput.max_lines = 1000
+c.LimitOutput.max_traceback = 100
+
+# Feedback shows the test cells the student saw, never the hidden tests.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+'''
+
+
+class GradingError(Exception):
+    """Bad input or an unusable course directory: the message says what to do."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Course directory
+
+
+def course_dir(path: str | Path | None) -> Path:
+    return Path(path).expanduser().resolve() if path else DEFAULT_COURSE_DIR
+
+
+def require_course(root: Path) -> Path:
+    if not (root / CONFIG_NAME).is_file():
+        raise GradingError(f"{root} is not an nbgrader course directory (no {CONFIG_NAME}): "
+                           f"run `tito nbgrader init {root}` first, or pass --course DIR")
+    return root
+
+
+def init_course(root: Path, timeout: int = DEFAULT_TIMEOUT, force: bool = False) -> bool:
+    """Write the course config; returns False when one exists and ``force`` is off."""
+    if timeout < 1:
+        raise GradingError(f"--timeout must be at least 1 second, got {timeout}")
+    config = root / CONFIG_NAME
+    for sub in ("source", "release", "submitted"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    if config.exists() and not force:
+        return False
+    config.write_text(CONFIG_TEMPLATE.format(course_id=COURSE_ID, timeout=int(timeout)),
+                      encoding="utf-8")
+    return True
+
+
+def assignment_id(module: course.Module) -> str:
+    return module.folder
+
+
+def notebook_name(module: course.Module) -> str:
+    return f"{module.name}.ipynb"
+
+
+def modules_with_source() -> list[course.Module]:
+    return [m for m in course.MODULES if m.source().is_file()]
+
+
+def select_modules(keys: Iterable[str], all_: bool) -> list[course.Module]:
+    keys = list(keys)
+    if all_ and keys:
+        raise GradingError("give module numbers or --all, not both")
+    if all_:
+        mods = modules_with_source()
+        if not mods:
+            raise GradingError("no module has a source under modules/ yet")
+        return mods
+    if not keys:
+        raise GradingError("name a module (e.g. 01) or pass --all")
+    mods = [course.get_module(k) for k in keys]
+    for m in mods:
+        if not m.source().is_file():
+            raise GradingError(f"module {m.number} ({m.name}) has no source yet: "
+                               f"{m.source().relative_to(course.REPO_ROOT)} is missing")
+    return mods
+
+
+# ---------------------------------------------------------------------------------------------
+# Running nbgrader
+
+
+@dataclass
+class Run:
+    """One finished nbgrader process."""
+
+    returncode: int
+    lines: list[str]
+    log: Path
+
+    @property
+    def errors(self) -> list[str]:
+        return [ln for ln in self.lines if "| ERROR]" in ln or ln.startswith("Traceback")]
+
+
+def run_nbgrader(root: Path, args: list[str], log_name: str,
+                 on_line: Callable[[str], None] | None = None) -> Run:
+    """Run ``python -m nbgrader *args`` in the course directory, streaming its output.
+
+    Every line goes to ``logs/<log_name>.log``; ``on_line`` sees each line as it arrives.
+    """
+    logs = root / "logs"
+    logs.mkdir(exist_ok=True)
+    log = logs / f"{log_name}.log"
+    env = dict(os.environ)
+    env.setdefault("MPLBACKEND", "Agg")
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONIOENCODING"] = "utf-8"
+    # nbgrader calls the `alembic` script by name; it lives next to this interpreter.
+    scripts = str(Path(sys.executable).parent)
+    env["PATH"] = scripts + os.pathsep + env.get("PATH", "")
+    cmd = [sys.executable, "-m", "nbgrader", *args]
+    lines: list[str] = []
+    with open(log, "w", encoding="utf-8") as out:
+        out.write("$ " + " ".join(cmd[1:]) + "\n")
+        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                text=True, encoding="utf-8", errors="replace")
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                line = line.rstrip("\n")
+                out.write(line + "\n")
+                lines.append(line)
+                if on_line:
+                    on_line(line)
+        finally:
+            rc = proc.wait()
+    return Run(rc, lines, log)
+
+
+# ---------------------------------------------------------------------------------------------
+# generate: module source -> source/NN_name/name.ipynb -> release/
+
+
+def source_notebook(module: course.Module):
+    """The instructor notebook of a module, ready for nbgrader (pairing metadata stripped)."""
+    import jupytext
+
+    nb = jupytext.read(module.source(), fmt="py:percent")
+    nb.metadata.pop("jupytext", None)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.metadata.setdefault("language_info", {"name": "python"})
+    rel = module.source().relative_to(course.REPO_ROOT).as_posix()
+    for i, cell in enumerate(nb.cells):
+        if "incorrectly_encoded_metadata" in cell.metadata:
+            raise GradingError(f"{rel}: cell {i} has metadata that is not valid JSON "
+                               f"({cell.metadata['incorrectly_encoded_metadata'][:60]}...): "
+                               f"nbgrader would silently stop grading it")
+        cell.metadata.pop("jupytext", None)
+    return nb
+
+
+def write_source(root: Path, module: course.Module) -> Path:
+    import nbformat
+
+    nb = source_notebook(module)
+    dest = root / "source" / assignment_id(module) / notebook_name(module)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(dest))
+    return dest
+
+
+def _regions(source: str, begin: str, end: str) -> tuple[list[str], list[str]]:
+    """Split a cell's lines into those inside begin/end marker regions and those outside."""
+    inside, outside, depth = [], [], False
+    for line in source.splitlines():
+        if begin in line:
+            depth = True
+            continue
+        if end in line:
+            depth = False
+            continue
+        (inside if depth else outside).append(line)
+    return inside, outside
+
+
+def protected_lines(nb) -> set[str]:
+    """Lines that occur only inside solution or hidden-test regions of the source notebook."""
+    secret, public = set(), set()
+    for cell in nb.cells:
+        sol_in, rest = _regions(cell.source, SOLUTION_BEGIN, SOLUTION_END)
+        hid_in, rest = _regions("\n".join(rest), HIDDEN_BEGIN, HIDDEN_END)
+        secret.update(ln.strip() for ln in sol_in + hid_in)
+        public.update(ln.strip() for ln in rest)
+    return {ln for ln in secret - public - STUB_LINES if len(ln) > 3 and not ln.startswith("#")}
+
+
+def release_leaks(root: Path, module: course.Module) -> list[str]:
+    """What in release/NN_name/ should not be there; an empty list means the release is clean."""
+    import nbformat
+
+    folder = root / "release" / assignment_id(module)
+    nb_path = folder / notebook_name(module)
+    if not nb_path.is_file():
+        return [f"{nb_path} was not created"]
+    problems = [f"{p.relative_to(root)}: a Python file in the release"
+                for p in folder.rglob("*.py")]
+    released = nbformat.read(str(nb_path), as_version=4)
+    secret = protected_lines(source_notebook(module))
+    for i, cell in enumerate(released.cells):
+        for marker in (SOLUTION_BEGIN, SOLUTION_END, HIDDEN_BEGIN, HIDDEN_END):
+            if marker in cell.source:
+                problems.append(f"cell {i}: marker '{marker}' left in the release")
+        for line in cell.source.splitlines():
+            if line.strip() in secret:
+                problems.append(f"cell {i}: solution or hidden-test line released: "
+                                f"{line.strip()[:80]}")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# autograde, feedback, export, status
+
+
+def submitted_students(root: Path, module: course.Module, student: str | None = None) -> list[str]:
+    base = root / "submitted"
+    if not base.is_dir():
+        return []
+    out = []
+    for d in sorted(base.iterdir()):
+        if (d / assignment_id(module)).is_dir() and (student is None or d.name == student):
+            out.append(d.name)
+    return out
+
+
+_STUDENT_IN_PATH = re.compile(r"[\\/]submitted[\\/](?P<student>[^\\/]+)[\\/]")
+_AUTOGRADED_IN_PATH = re.compile(r"[\\/]autograded[\\/](?P<student>[^\\/]+)[\\/]")
+
+
+def student_in_log_line(line: str, folder: str = "submitted") -> str | None:
+    """The student whose submission a nbgrader log line is about, if it names one."""
+    pattern = _STUDENT_IN_PATH if folder == "submitted" else _AUTOGRADED_IN_PATH
+    m = pattern.search(line)
+    return m["student"] if m else None
+
+
+def db_url(root: Path) -> str:
+    return "sqlite:///" + (root / "gradebook.db").as_posix()
+
+
+def gradebook(root: Path):
+    from nbgrader.api import Gradebook
+
+    if not (root / "gradebook.db").is_file():
+        raise GradingError(f"{root} has no gradebook yet: run `tito nbgrader generate` first")
+    return Gradebook(db_url(root), COURSE_ID)
+
+
+@dataclass
+class StudentResult:
+    student: str
+    graded: bool
+    score: float = 0.0
+    max_score: float = 0.0
+    timeouts: list[str] = field(default_factory=list)     # grade ids whose cell timed out
+    errors: list[str] = field(default_factory=list)       # grade ids whose test failed
+    notes: list[str] = field(default_factory=list)        # from nbgrader's warnings
+
+
+def graded_notebook(root: Path, module: course.Module, student: str) -> Path:
+    return root / "autograded" / student / assignment_id(module) / notebook_name(module)
+
+
+def cell_failures(path: Path) -> tuple[list[str], list[str]]:
+    """(timed-out grade ids, failed grade ids) of graded cells in an autograded notebook."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    timeouts, failed = [], []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade"):
+            continue
+        names = [o.get("ename") for o in cell.get("outputs", []) if o.output_type == "error"]
+        if "CellTimeoutError" in names:
+            timeouts.append(meta.get("grade_id", "?"))
+        elif names:
+            failed.append(meta.get("grade_id", "?"))
+    return timeouts, failed
+
+
+def scores(root: Path, module: course.Module) -> dict[str, tuple[float, float]]:
+    """student -> (score, max score) for one assignment, from the gradebook."""
+    from nbgrader.api import MissingEntry
+
+    out: dict[str, tuple[float, float]] = {}
+    with gradebook(root) as gb:
+        try:
+            assignment = gb.find_assignment(assignment_id(module))
+        except MissingEntry:
+            return out
+        for sub in assignment.submissions:
+            out[sub.student.id] = (float(sub.score), float(sub.max_score))
+    return out
+
+
+def released(root: Path, module: course.Module) -> bool:
+    return (root / "release" / assignment_id(module) / notebook_name(module)).is_file()
+
+
+def hidden_test_lines(module: course.Module) -> set[str]:
+    """Lines of the module's hidden tests that never appear in a student's view."""
+    secret, public = set(), set()
+    for cell in source_notebook(module).cells:
+        inside, rest = _regions(cell.source, HIDDEN_BEGIN, HIDDEN_END)
+        secret.update(ln.strip() for ln in inside)
+        public.update(ln.strip() for ln in rest)
+    return {ln for ln in secret - public if len(ln) > 3}
+
+
+def feedback_leaks(path: Path, module: course.Module) -> list[str]:
+    """Hidden-test lines that made it into a feedback HTML file."""
+    import html
+
+    text = html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8",
+                                                               errors="replace")))
+    found = [HIDDEN_BEGIN] if HIDDEN_BEGIN in text else []
+    found += [ln for ln in hidden_test_lines(module) if ln in text]
+    return found
+
+
+def submission_notes(root: Path, module: course.Module, student: str) -> list[str]:
+    """What nbgrader had to repair in a submission: deleted or edited locked test cells."""
+    import nbformat
+
+    release = root / "release" / assignment_id(module) / notebook_name(module)
+    submitted = root / "submitted" / student / assignment_id(module) / notebook_name(module)
+    if not submitted.is_file():
+        return [f"no {notebook_name(module)} in the submission"]
+    try:
+        mine = nbformat.read(str(submitted), as_version=4)
+        theirs = nbformat.read(str(release), as_version=4)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is reported, not raised
+        return [f"unreadable notebook ({type(err).__name__})"]
+
+    def locked(nb) -> dict[str, str]:
+        out = {}
+        for cell in nb.cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("grade") and meta.get("locked") and meta.get("grade_id"):
+                out[meta["grade_id"]] = cell.get("source", "")
+        return out
+
+    given, got = locked(theirs), locked(mine)
+    notes = []
+    deleted = [g for g in given if g not in got]
+    edited = [g for g in given if g in got and got[g].strip() != given[g].strip()]
+    if deleted:
+        notes.append("deleted " + ", ".join(deleted) + " (restored and graded)")
+    if edited:
+        notes.append("edited locked " + ", ".join(edited) + " (graded with the original)")
+    return notes
+
+
+def skipped_students(lines: Iterable[str]) -> list[str]:
+    """Students whose earlier autograde nbgrader kept (run without --force)."""
+    out = []
+    for line in lines:
+        if "Skipping existing assignment" in line:
+            who = student_in_log_line(line, folder="autograded")
+            if who and who not in out:
+                out.append(who)
+    return out
+
+
+def max_score(root: Path, module: course.Module) -> float | None:
+    """Total points of an assignment as the gradebook knows it (None: not generated)."""
+    from nbgrader.api import MissingEntry
+
+    with gradebook(root) as gb:
+        try:
+            return float(gb.find_assignment(assignment_id(module)).max_score)
+        except MissingEntry:
+            return None
+
+
+def failure_reason(lines: list[str], student: str) -> str:
+    """The last line of the error nbgrader logged for one student's submission, if any."""
+    marker = re.compile(r"There was an error processing assignment: .*[\\/]submitted[\\/]"
+                        + re.escape(student) + r"[\\/]")
+    for i, line in enumerate(lines):
+        if marker.search(line):
+            block = []
+            for follow in lines[i + 1:]:
+                if follow.startswith("[") and "|" in follow.split("]")[0] and block:
+                    break
+                if follow.strip() and "| ERROR] Traceback" not in follow:
+                    block.append(follow.strip())
+            return block[-1] if block else "see the log"
+    return "see the log"
