@@ -103,14 +103,14 @@ def load(root: Path | None = None) -> dict:
     """The progress record; empty when there is none, and never an exception for a bad file."""
     p = path(root)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except FileNotFoundError:
         return empty()
     except OSError as err:
         print(f"tito: cannot read {p}: {err.strerror}; showing no progress", file=sys.stderr)
         return empty()
     try:
-        data = json.loads(text)
+        data = json.loads(raw.decode("utf-8"))
         problem = None if _valid(data) else "it does not hold a progress record"
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         problem = f"it is not valid JSON ({err.__class__.__name__})"

@@ -77,7 +77,11 @@ def listed_files(root: Path) -> list[Path]:
             return sorted(root / n for n in names if (root / n).is_file())
     except (OSError, subprocess.SubprocessError):
         pass
-    return sorted(p for d in COPIED_DIRS for p in (root / d).rglob("*") if p.is_file())
+    found = [p for p in root.iterdir() if p.is_file()]
+    for d in (*COPIED_DIRS, "modules", "tinytorch"):
+        found += [p for p in (root / d).rglob("*")
+                  if p.is_file() and not _skipped(p.relative_to(root))]
+    return sorted(found)
 
 
 def _skipped(relpath: Path) -> bool:
