@@ -40,6 +40,9 @@ def read_cells(source: Path) -> list:
         return jupytext.read(source, fmt=fmt).cells
     except FileNotFoundError:
         raise ExportError(f"{source}: file not found") from None
+    except Exception as err:  # noqa: BLE001 - jupytext/nbformat raise many kinds
+        # A damaged notebook (bad JSON, not a notebook, not text) is bad input, not a crash.
+        raise ExportError(f"{source}: cannot be read as a notebook: {err}") from None
 
 
 def split_directives(src: str) -> tuple[list[tuple[str, str]], str]:
