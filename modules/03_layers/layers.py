@@ -830,8 +830,8 @@ except ValueError:
 # of `1 / (3·in)` — a factor of 1/6 per ReLU layer. That is harmless for the two- and
 # three-layer networks of this course's milestones, and it shrinks the signal in deep ReLU
 # stacks; the experiment after the check below shows both. The `Tanh` and `Sigmoid` networks of
-# the early milestones would prefer a slightly smaller scale (Glorot initialisation,
-# `Var(w) = 1 / in` roughly), but at their depth the difference does not matter.
+# the early milestones would prefer a somewhat smaller scale (LeCun or Glorot initialisation,
+# `Var(w) ≈ 1 / in`), but at their depth the difference does not matter.
 #
 # The random numbers come from the course-wide generator (`default_generator()`, reseeded by
 # `manual_seed`), so `manual_seed(0); Linear(3, 2)` gives the same weights every time.
@@ -1365,12 +1365,16 @@ for label, fn in [("composed", lambda: x @ layer.weight.T + layer.bias),
 # - **Fewer nodes.** The engine visits one node per layer instead of three, and keeps one
 #   output alive instead of two (the composed graph holds the `(N, out)` product before the
 #   bias as well as the sum).
-# - **Less work.** The rule for `"linear"` computes `grad_weight = gᵀ · x` and
-#   `grad_bias = g` summed over the batch directly. The composed graph gets the same numbers
-#   through a generic broadcast reduction for the bias and an extra transpose for the weight.
-# - **Work it can skip.** `grad_x = g · W` is a matrix product as big as the forward one, and
-#   the first layer of a network never needs it: its input is the data. A fused rule checks
-#   `needs[0]` once and skips it — a third of that layer's backward cost.
+# - **Less work.** The rule for `"linear"` computes `grad_weight = gᵀ · x` directly in the
+#   `(out, in)` layout of the weight, and `grad_bias` as one sum of `g` over the batch rows.
+#   The composed graph reaches the same numbers in more steps: the matmul rule produces the
+#   weight's gradient as `(in, out)` and the transpose node turns it back, and the add rule
+#   hands a full `(N, out)` gradient to the engine's generic broadcast reduction for the bias.
+#   For `(..., in)` inputs the fused rule flattens everything into one matrix product.
+# - **Only what is needed.** `grad_x = g · W` is a matrix product as big as the forward one,
+#   and the first layer never needs it: its input is the data, which does not require a
+#   gradient. The rule reads `needs` and skips it — about a third of that layer's backward.
+#   (Module 05's matmul rule does the same; with one node per layer the check happens once.)
 #
 # PyTorch makes the same choice: its `nn.Linear` calls one fused `addmm` kernel.
 
