@@ -1,0 +1,311 @@
+"""Module 01: tinytorch.core.tensor behaves like a float32 numpy array that records its graph."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from helpers import copy_package, run_python
+from tinytorch.core.tensor import (Tensor, arange, exp, log, manual_seed, matmul, ones, permute,
+                                   rand, randn, set_grad_enabled, tensor, transpose, zeros)
+
+pytestmark = pytest.mark.module01
+
+FLOATS = st.floats(-50, 50, width=32, allow_subnormal=False)
+
+
+def f32(shape):
+    return hnp.arrays(np.float32, shape, elements=FLOATS)
+
+
+# ---- dtype rules ----------------------------------------------------------------------------
+
+def test_python_numbers_and_lists_become_float32():
+    assert Tensor([[1, 2], [3, 4]]).dtype == np.float32
+    assert Tensor([1.5, 2.5]).dtype == np.float32
+    assert Tensor(3).dtype == np.float32 and Tensor(3).shape == ()
+    assert tensor([True, False]).dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.int32, np.bool_])
+def test_arrays_keep_their_dtype_without_a_copy(dtype):
+    a = np.zeros((2, 3), dtype=dtype)
+    t = Tensor(a)
+    assert t.dtype == dtype and t.data is a, "numpy arrays are wrapped, not copied"
+    assert Tensor(t).data is a, "a Tensor of a Tensor shares its data"
+
+
+def test_explicit_dtype_and_requires_grad_rules():
+    assert Tensor([1, 2], dtype=np.int32).dtype == np.int32
+    assert Tensor(np.arange(3), dtype=np.float64).dtype == np.float64
+    with pytest.raises(TypeError):
+        Tensor(np.arange(3), requires_grad=True)
+    t = Tensor([1.0], requires_grad=True)
+    assert t.requires_grad and t.grad is None and t.is_leaf
+    assert zeros(2, 3).dtype == np.float32 and ones((4,)).shape == (4,)
+    assert arange(3).data.tolist() == [0.0, 1.0, 2.0]
+
+
+# ---- arithmetic with broadcasting -----------------------------------------------------------
+
+OPS = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}
+
+
+@given(data=st.data(), shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=4,
+                                                                max_side=4))
+@pytest.mark.parametrize("op", list(OPS))
+def test_broadcasting_arithmetic_matches_numpy(op, data, shapes):
+    a_np = data.draw(f32(shapes.input_shapes[0]))
+    b_np = data.draw(f32(shapes.input_shapes[1]))
+    a, b = Tensor(a_np), Tensor(b_np)
+    with np.errstate(all="ignore"):
+        got = {"+": a + b, "-": a - b, "*": a * b, "/": a / b}[op]
+        want = OPS[op](a_np, b_np)
+    assert got.shape == np.broadcast_shapes(a_np.shape, b_np.shape) == shapes.result_shape
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got.data, want)
+
+
+@given(x=f32(hnp.array_shapes(max_dims=3, max_side=4)),
+       s=st.one_of(st.integers(-5, 5), st.floats(-5, 5, allow_nan=False, width=32)))
+def test_python_scalars_do_not_upcast_and_reflect(x, s):
+    t = Tensor(x)
+    with np.errstate(all="ignore"):
+        for got, want in [(t + s, x + np.float32(s)), (s + t, np.float32(s) + x),
+                          (t - s, x - np.float32(s)), (s - t, np.float32(s) - x),
+                          (t * s, x * np.float32(s)), (s * t, np.float32(s) * x),
+                          (s / t, np.float32(s) / x)]:
+            assert got.dtype == np.float32, "a Python number must not upcast float32"
+            np.testing.assert_array_equal(got.data, want)
+
+
+def test_negation_power_and_mixed_dtypes():
+    a = Tensor([1.0, -2.0, 3.0])
+    assert (-a).data.tolist() == [-1.0, 2.0, -3.0]
+    assert (a ** 2).data.tolist() == [1.0, 4.0, 9.0] and (a ** 2).dtype == np.float32
+    assert (Tensor([2.0]) ** Tensor([3.0])).item() == 8.0
+    assert (a + Tensor(np.ones(3))).dtype == np.float64, "float32 + float64 follows numpy"
+
+
+# ---- matmul ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sa, sb", [((2, 3), (3, 4)), ((3,), (3,)), ((2, 3), (3,)),
+                                    ((3,), (3, 5)), ((4, 2, 3), (4, 3, 5)), ((4, 2, 3), (3, 5)),
+                                    ((2, 1, 2, 3), (5, 3, 2))])
+def test_matmul_matches_numpy(sa, sb):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(sa).astype(np.float32)
+    b = rng.standard_normal(sb).astype(np.float32)
+    got = Tensor(a) @ Tensor(b)
+    want = np.matmul(a, b)
+    assert got.shape == want.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got.data, want, rtol=1e-6)
+    np.testing.assert_allclose(matmul(a, b).data, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("sa, sb, ka, kb", [((32, 784), (128, 10), 784, 128),
+                                            ((2, 3), (4,), 3, 4), ((5,), (6, 2), 5, 6),
+                                            ((8, 2, 3), (8, 4, 5), 3, 4)])
+def test_matmul_error_names_both_shapes_and_sizes(sa, sb, ka, kb):
+    with pytest.raises(ValueError) as err:
+        Tensor(np.ones(sa, np.float32)) @ Tensor(np.ones(sb, np.float32))
+    msg = str(err.value)
+    assert "matmul" in msg and str(sa) in msg and str(sb) in msg, msg
+    assert f"{ka} and {kb}" in msg, msg
+
+
+def test_matmul_refuses_scalars():
+    with pytest.raises(ValueError, match="matmul"):
+        Tensor(2.0) @ Tensor([1.0])
+
+
+# ---- reductions -----------------------------------------------------------------------------
+
+@st.composite
+def array_and_dim(draw):
+    x = draw(f32(hnp.array_shapes(min_dims=1, max_dims=4, max_side=4)))
+    choice = draw(st.sampled_from(["none", "int", "negative", "tuple"]))
+    if choice == "none":
+        return x, None
+    if choice == "tuple":
+        dims = draw(st.lists(st.integers(0, x.ndim - 1), min_size=1, max_size=x.ndim,
+                             unique=True))
+        return x, tuple(dims)
+    d = draw(st.integers(0, x.ndim - 1))
+    return x, (d - x.ndim if choice == "negative" else d)
+
+
+@given(case=array_and_dim(), keepdim=st.booleans())
+@pytest.mark.parametrize("name, ref", [("sum", np.sum), ("mean", np.mean), ("max", np.max)])
+def test_reductions_match_numpy(name, ref, case, keepdim):
+    x, dim = case
+    got = getattr(Tensor(x), name)(dim=dim, keepdim=keepdim)
+    want = ref(x, axis=dim, keepdims=keepdim)
+    assert got.shape == np.shape(want), f"{name}(dim={dim}, keepdim={keepdim})"
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got.data, want, rtol=1e-5, atol=1e-5)
+
+
+@given(x=f32(hnp.array_shapes(min_dims=2, max_dims=3, max_side=4)))
+def test_reduction_laws(x):
+    t = Tensor(x.astype(np.float64))
+    np.testing.assert_allclose(t.sum().item(), t.sum(dim=0).sum().item(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(t.mean().item() * x.size, t.sum().item(), rtol=1e-9, atol=1e-7)
+    assert t.max().item() == max(t.max(dim=-1).data.ravel())
+    assert t.sum(dim=1, keepdim=True).shape == x.shape[:1] + (1,) + x.shape[2:]
+
+
+# ---- shape ops and indexing -----------------------------------------------------------------
+
+def test_reshape_transpose_permute_and_T():
+    x_np = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    x = Tensor(x_np)
+    assert x.reshape(6, 4).shape == (6, 4) and x.reshape((4, -1)).shape == (4, 6)
+    np.testing.assert_array_equal(x.reshape(-1).data, x_np.ravel())
+    np.testing.assert_array_equal(x.transpose(0, 2).data, np.swapaxes(x_np, 0, 2))
+    np.testing.assert_array_equal(transpose(x, -1, -2).data, np.swapaxes(x_np, -1, -2))
+    np.testing.assert_array_equal(permute(x, (2, 0, 1)).data, np.transpose(x_np, (2, 0, 1)))
+    m = Tensor(x_np[0])
+    np.testing.assert_array_equal(m.T.data, x_np[0].T)
+    assert Tensor([1.0, 2.0]).T.shape == (2,)
+    assert np.shares_memory(x.reshape(4, 6).data, x_np), "reshape is a view"
+    assert np.shares_memory(x.transpose(0, 1).data, x_np), "transpose is a view"
+    with pytest.raises(ValueError):
+        x.reshape(5, 5)
+
+
+def test_indexing():
+    x_np = np.arange(12, dtype=np.float32).reshape(3, 4)
+    x = Tensor(x_np)
+    np.testing.assert_array_equal(x[1].data, x_np[1])
+    np.testing.assert_array_equal(x[1:, ::2].data, x_np[1:, ::2])
+    np.testing.assert_array_equal(x[[2, 0]].data, x_np[[2, 0]])
+    np.testing.assert_array_equal(x[x > 5].data, x_np[x_np > 5])
+    np.testing.assert_array_equal(x[Tensor(np.array([2, 1]))].data, x_np[[2, 1]])
+    rows, cols = Tensor(np.array([0, 2])), np.array([3, 1])
+    np.testing.assert_array_equal(x[rows, cols].data, x_np[[0, 2], [3, 1]])
+    assert x[2, 3].item() == 11.0 and x[2, 3].shape == ()
+
+
+# ---- elementwise functions, argmax, comparisons ---------------------------------------------
+
+@given(x=f32(hnp.array_shapes(max_dims=3, max_side=4)))
+def test_exp_log_match_numpy(x):
+    t = Tensor(x / 10)
+    np.testing.assert_allclose(t.exp().data, np.exp(x / 10), rtol=1e-6)
+    pos = Tensor(np.abs(x) + 1)
+    np.testing.assert_allclose(log(pos).data, np.log(np.abs(x) + 1), rtol=1e-6)
+    assert exp(t).dtype == np.float32 and log(pos).dtype == np.float32
+
+
+def test_argmax():
+    x_np = np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]], np.float32)
+    x = Tensor(x_np)
+    assert x.argmax().item() == 3
+    assert x.argmax(dim=1).data.tolist() == [1, 0]
+    assert x.argmax(dim=0, keepdim=True).shape == (1, 3)
+
+
+def test_comparisons_give_boolean_tensors_outside_the_graph():
+    a = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    for got, want in [(a == 2.0, [False, True, False]), (a != 2.0, [True, False, True]),
+                      (a < 2.0, [True, False, False]), (a <= 2.0, [True, True, False]),
+                      (a > 2.0, [False, False, True]), (a >= Tensor([3.0, 2.0, 1.0]),
+                                                        [False, True, True])]:
+        assert got.dtype == np.bool_ and got.data.tolist() == want
+        assert got._node is None and not got.requires_grad
+
+
+# ---- graph recording (the contract module 05 reads) -----------------------------------------
+
+W = np.ones((2, 2), np.float32)
+GRAPH_CASES = [
+    ("add", lambda w, c: w + c, ()), ("sub", lambda w, c: w - c, ()),
+    ("mul", lambda w, c: w * c, ()), ("div", lambda w, c: w / c, ()),
+    ("neg", lambda w, c: -w, ()), ("pow", lambda w, c: w ** 2, ("out",)),
+    ("matmul", lambda w, c: w @ c, ()), ("sum", lambda w, c: w.sum(dim=0), ("dim", "keepdim")),
+    ("mean", lambda w, c: w.mean(), ("dim", "keepdim")),
+    ("max", lambda w, c: w.max(dim=1, keepdim=True), ("dim", "keepdim", "out")),
+    ("reshape", lambda w, c: w.reshape(4), ()), ("transpose", lambda w, c: w.T, ("axes",)),
+    ("getitem", lambda w, c: w[0], ("index",)), ("exp", lambda w, c: w.exp(), ("out",)),
+    ("log", lambda w, c: w.log(), ()),
+]
+
+
+@pytest.mark.parametrize("op, fn, saved", GRAPH_CASES, ids=[c[0] for c in GRAPH_CASES])
+def test_ops_record_name_inputs_needs_and_saved(op, fn, saved):
+    w = Tensor(W.copy(), requires_grad=True)
+    c = Tensor(W.copy())
+    out = fn(w, c)
+    node = out._node
+    assert node is not None and out.requires_grad and not out.is_leaf
+    assert node.op == op
+    assert node.inputs[0] is w
+    assert node.needs[0] is True and len(node.needs) == len(node.inputs)
+    assert all(need is False for need in node.needs[1:]), "constants need no gradient"
+    assert set(node.saved) == set(saved), f"{op} saves {sorted(node.saved)}"
+
+
+@pytest.mark.parametrize("op, fn, saved", GRAPH_CASES, ids=[c[0] for c in GRAPH_CASES])
+def test_nothing_recorded_without_grad(op, fn, saved):
+    plain = fn(Tensor(W.copy()), Tensor(W.copy()))
+    assert plain._node is None and not plain.requires_grad, "no input requires grad"
+    w = Tensor(W.copy(), requires_grad=True)
+    previous = set_grad_enabled(False)
+    try:
+        off = fn(w, Tensor(W.copy()))
+    finally:
+        assert set_grad_enabled(previous) is False
+    assert off._node is None and not off.requires_grad, "grad mode off records nothing"
+    assert fn(w, Tensor(W.copy()))._node is not None, "grad mode restored"
+
+
+def test_saved_values_are_the_right_ones():
+    w = Tensor(np.array([[1.0, 3.0], [2.0, 0.5]], np.float32), requires_grad=True)
+    m = w.max(dim=1, keepdim=True)
+    assert m._node.saved["dim"] == 1 and m._node.saved["keepdim"] is True
+    np.testing.assert_array_equal(m._node.saved["out"], m.data)
+    e = w.exp()
+    np.testing.assert_array_equal(e._node.saved["out"], e.data)
+    assert w.transpose(0, 1)._node.saved["axes"] == (1, 0)
+    assert w[1]._node.saved["index"] == 1
+    b = Tensor([1.0, 2.0], requires_grad=True)
+    s = w + b
+    assert s._node.needs == (True, True) and s._node.inputs == (w, b)
+
+
+# ---- randomness -----------------------------------------------------------------------------
+
+def test_manual_seed_makes_random_tensors_repeatable():
+    manual_seed(123)
+    a, b = randn(3, 4), rand(5)
+    manual_seed(123)
+    a2, b2 = randn(3, 4), rand(5)
+    np.testing.assert_array_equal(a.data, a2.data)
+    np.testing.assert_array_equal(b.data, b2.data)
+    assert a.dtype == np.float32 and b.dtype == np.float32
+    manual_seed(124)
+    assert not np.array_equal(randn(3, 4).data, a.data)
+    np.testing.assert_array_equal(randn(4, seed=9).data, randn(4, seed=9).data)
+    assert randn(2, 3, requires_grad=True).requires_grad
+
+
+# ---- before module 05 -----------------------------------------------------------------------
+
+def test_backward_before_autograd_names_module_05(tmp_path):
+    root = copy_package(tmp_path)
+    (root / "tinytorch" / "core" / "autograd.py").unlink(missing_ok=True)
+    r = run_python(
+        "from tinytorch.core.tensor import Tensor\n"
+        "loss = (Tensor([1.0, 2.0], requires_grad=True) * 3.0).sum()\n"
+        "try:\n"
+        "    loss.backward()\n"
+        "except Exception as err:\n"
+        "    print(type(err).__name__, '|', err)\n"
+        "else:\n"
+        "    print('no error')\n", root)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.strip()
+    assert "backward()" in out and "module 05" in out and "tito module complete 05" in out, out
