@@ -304,6 +304,16 @@ def test_mnist_finds_torchvision_layout_and_tinytorch_data(toy, toy_mnist, tmp_p
     assert len(toy_mnist(train=False, download=False)) == 20
 
 
+def test_root_comes_before_tinytorch_data(toy, toy_mnist, tmp_path, monkeypatch):
+    other = tmp_path / "other"
+    other.mkdir()
+    write_idx(other / TEST_FILES[0], np.zeros((3, 28, 28), np.uint8))
+    write_idx(other / TEST_FILES[1], np.zeros(3, np.uint8))
+    monkeypatch.setenv("TINYTORCH_DATA", str(other))
+    assert len(toy_mnist(root=toy.raw, train=False, download=False)) == 20
+    assert len(toy_mnist(train=False, download=False)) == 3
+
+
 def test_root_comes_before_the_cache(toy, toy_mnist, tmp_path):
     cached = dataset_cache_dir() / "mnist"
     cached.mkdir(parents=True)
@@ -353,6 +363,8 @@ def test_offline_error_lists_every_source_and_keeps_the_cache_clean(tmp_path):
     message = str(err.value)
     for url in mirrors:
         assert url + "t10k-images-idx3-ubyte.gz" in message, message
+        # an unreachable mirror is not asked again for the next file: offline stays fast
+        assert url + "t10k-labels-idx1-ubyte.gz" not in message, message
     assert "npm" in message and "disabled" in message
     assert "TINYTORCH_DATA" in message and "tito data fetch mnist" in message
     assert files_in(tmp_path / "cache") == []
