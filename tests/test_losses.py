@@ -1,0 +1,386 @@
+"""Module 04 (losses): values, laws, edge cases and the autograd contract of each loss.
+
+Run against whatever ``tinytorch`` is on the path, so a student's own build is tested too.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from tinytorch.core.losses import (BinaryCrossEntropyLoss, CrossEntropyLoss, MSELoss,
+                                   binary_cross_entropy, binary_cross_entropy_with_logits,
+                                   cross_entropy, log_softmax, mse_loss)
+from tinytorch.core.tensor import Tensor
+
+pytestmark = pytest.mark.module04
+
+FAST = settings(max_examples=60, deadline=None)
+
+
+def ref_log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """float64 reference, shifted the same way but computed in double precision."""
+    z = z.astype(np.float64)
+    m = z.max(axis=axis, keepdims=True)
+    return z - m - np.log(np.exp(z - m).sum(axis=axis, keepdims=True))
+
+
+def logit_batches(max_abs: float = 1e4):
+    """(logits (N, C) float32, labels (N,) int64) with 1 <= N <= 6 and 1 <= C <= 7."""
+    @st.composite
+    def build(draw):
+        n = draw(st.integers(1, 6))
+        c = draw(st.integers(1, 7))
+        z = draw(hnp.arrays(np.float32, (n, c), elements=st.floats(
+            -max_abs, max_abs, width=32, allow_nan=False, allow_infinity=False)))
+        y = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, c - 1)))
+        return z, y
+    return build()
+
+
+@pytest.fixture
+def strict_numpy():
+    """Overflow, division by zero, invalid values and any warning become errors.
+
+    Underflow stays allowed: exp(-20000) rounding to 0 is the correct float32 answer.
+    """
+    with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"), \
+            warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+# ---- log_softmax -------------------------------------------------------------------------------
+
+@FAST
+@given(logit_batches(max_abs=1e3))
+def test_log_softmax_rows_exp_sum_to_one(batch):
+    z, _ = batch
+    out = log_softmax(Tensor(z)).data
+    assert out.dtype == np.float32
+    assert np.all(out <= 1e-6), "log-probabilities are never positive"
+    np.testing.assert_allclose(np.exp(out.astype(np.float64)).sum(axis=-1), 1.0, atol=1e-5)
+
+
+@FAST
+@given(logit_batches(max_abs=50.0), st.lists(st.floats(-1e3, 1e3), min_size=6, max_size=6))
+def test_log_softmax_ignores_a_constant_added_to_each_row(batch, shifts):
+    z, _ = batch
+    z = z.astype(np.float64)                       # exact law, so test it in double precision
+    c = np.array(shifts[: len(z)])[:, None]
+    np.testing.assert_allclose(log_softmax(Tensor(z + c)).data, log_softmax(Tensor(z)).data,
+                               atol=1e-9)
+
+
+def test_log_softmax_matches_reference_along_any_dim():
+    z = np.random.default_rng(0).standard_normal((3, 4, 5)).astype(np.float32)
+    for dim in (0, 1, 2, -1):
+        out = log_softmax(Tensor(z), dim=dim)
+        assert out.shape == z.shape and out.dtype == np.float32
+        np.testing.assert_allclose(out.data, ref_log_softmax(z, axis=dim), atol=1e-5)
+
+
+def test_log_softmax_is_the_tensor_method():
+    z = Tensor([[1.0, 2.0, 3.0]])
+    np.testing.assert_array_equal(z.log_softmax(dim=-1).data, log_softmax(z).data)
+
+
+def test_log_softmax_extreme_logits_are_exact(strict_numpy):
+    out = log_softmax(Tensor([[1e4, -1e4, 0.0], [1000.0, 999.0, 998.0]])).data
+    np.testing.assert_allclose(out[0], [0.0, -2e4, -1e4], atol=1e-3)
+    np.testing.assert_allclose(out[1], [-0.4076059, -1.4076059, -2.4076059], atol=1e-5)
+
+
+def test_log_softmax_records_the_contract():
+    x = Tensor([[0.5, -1.0, 2.0]], requires_grad=True)
+    out = log_softmax(x, dim=1)
+    node = out._node
+    assert node.op == "log_softmax" and node.inputs == (x,) and node.needs == (True,)
+    assert node.saved["dim"] == 1
+    np.testing.assert_array_equal(node.saved["out"], out.data)
+    assert log_softmax(Tensor([1.0, 2.0]))._node is None, "nothing recorded without grad"
+
+
+def test_log_softmax_refuses_an_empty_dimension():
+    with pytest.raises(ValueError, match="log_softmax"):
+        log_softmax(Tensor(np.zeros((2, 0), np.float32)))
+
+
+def test_log_softmax_keeps_float64_for_gradient_checks():
+    assert log_softmax(Tensor(np.zeros((2, 3)))).dtype == np.float64
+
+
+# ---- cross_entropy -----------------------------------------------------------------------------
+
+@FAST
+@given(logit_batches())
+def test_cross_entropy_is_minus_log_p_of_the_label(batch):
+    z, y = batch
+    per = cross_entropy(Tensor(z), y, reduction="none").data
+    expected = -ref_log_softmax(z)[np.arange(len(y)), y]
+    assert per.dtype == np.float32 and per.shape == y.shape
+    assert np.all(per >= 0.0), f"cross-entropy is never negative: {per}"
+    np.testing.assert_allclose(per, expected, rtol=1e-5, atol=1e-3)
+
+
+@FAST
+@given(logit_batches())
+def test_cross_entropy_reductions_agree(batch):
+    z, y = batch
+    per = cross_entropy(Tensor(z), y, reduction="none").data.astype(np.float64)
+    mean = cross_entropy(Tensor(z), y).data
+    total = cross_entropy(Tensor(z), y, reduction="sum").data
+    assert mean.shape == () and total.shape == ()
+    assert mean.dtype == np.float32 and total.dtype == np.float32
+    np.testing.assert_allclose(mean, per.mean(), rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(total, per.sum(), rtol=1e-5, atol=1e-3)
+
+
+def test_cross_entropy_known_value():
+    z = Tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+    assert cross_entropy(z, np.array([0, 1])).item() == pytest.approx(1.5754564, abs=1e-5)
+
+
+def test_cross_entropy_extreme_logits_are_finite_without_warnings(strict_numpy):
+    z = Tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, -1e4], [-1e4, -1e4, -1e4]])
+    per = cross_entropy(z, np.array([1, 1, 2]), reduction="none").data
+    assert np.all(np.isfinite(per))
+    np.testing.assert_allclose(per, [2e4, 0.0, np.log(3.0)], rtol=1e-6, atol=1e-5)
+
+
+def test_cross_entropy_records_one_fused_op():
+    w = Tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], requires_grad=True)
+    loss = cross_entropy(w, np.array([2, 0], dtype=np.int32), reduction="sum")
+    node = loss._node
+    assert node.op == "cross_entropy" and node.inputs == (w,)
+    probs = node.saved["probs"]
+    assert probs.shape == (2, 3) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs, np.exp(ref_log_softmax(w.data)), atol=1e-6)
+    assert node.saved["target"].dtype == np.int64
+    np.testing.assert_array_equal(node.saved["target"], [2, 0])
+    assert node.saved["reduction"] == "sum"
+    assert cross_entropy(Tensor([[1.0, 2.0]]), np.array([0]))._node is None
+
+
+def test_cross_entropy_does_not_modify_the_logits():
+    z = np.array([[3.0, 1.0, -2.0]], np.float32)
+    before = z.copy()
+    cross_entropy(Tensor(z, requires_grad=True), np.array([1]))
+    np.testing.assert_array_equal(z, before)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint64])
+def test_cross_entropy_accepts_any_integer_labels(dtype):
+    z = Tensor([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]])
+    expected = cross_entropy(z, np.array([2, 0])).item()
+    assert cross_entropy(z, np.array([2, 0], dtype=dtype)).item() == pytest.approx(expected)
+    assert cross_entropy(z, Tensor(np.array([2, 0], dtype=dtype))).item() == \
+        pytest.approx(expected)
+    assert cross_entropy(z, [2, 0]).item() == pytest.approx(expected)
+
+
+def test_cross_entropy_single_example():
+    z = Tensor([0.0, 0.0, 0.0, 0.0], requires_grad=True)
+    for reduction in ("mean", "sum", "none"):
+        loss = cross_entropy(z, 3, reduction=reduction)
+        assert loss.shape == () and loss.item() == pytest.approx(np.log(4.0))
+        assert loss.requires_grad
+    with pytest.raises(ValueError, match=r"\(\)"):
+        cross_entropy(z, np.array([3]))
+
+
+@pytest.mark.parametrize("bad, names", [
+    (np.array([0.0, 2.0]), r"\[0, 2\]"),              # float labels
+    (Tensor([0.0, 2.0]), r"\[0, 2\]"),                # float32 from a Python list
+    (np.array([True, False]), r"\[0, 2\]"),           # booleans are not labels
+    (np.array([0, 3]), r"\[0, 2\]"),                  # one past the last class
+    (np.array([-1, 0]), r"\[0, 2\]"),                 # negative
+    (np.array([[0], [2]]), r"\(2,\)"),                # (N, 1) instead of (N,)
+    (np.array([0, 1, 2]), r"\(2,\)"),                 # one label too many
+    (np.array(1), r"\(2,\)"),                         # a scalar for a batch
+])
+def test_cross_entropy_rejects_bad_labels_with_a_clear_message(bad, names):
+    z = Tensor(np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match=names):
+        cross_entropy(z, bad)
+
+
+def test_cross_entropy_empty_batch_is_an_error_for_every_reduction():
+    # Documented choice: an empty batch raises instead of PyTorch's nan for the mean.
+    for reduction in ("mean", "sum", "none"):
+        with pytest.raises(ValueError, match="empty"):
+            cross_entropy(Tensor(np.zeros((0, 3), np.float32)), np.zeros(0, np.int64),
+                          reduction=reduction)
+
+
+def test_cross_entropy_rejects_bad_logits_and_reductions():
+    with pytest.raises(ValueError, match=r"\(N, C\)"):
+        cross_entropy(Tensor(np.zeros((2, 3, 4), np.float32)), np.zeros(2, np.int64))
+    with pytest.raises(ValueError, match="no classes"):
+        cross_entropy(Tensor(np.zeros((2, 0), np.float32)), np.zeros(2, np.int64))
+    with pytest.raises(TypeError, match="floating"):
+        cross_entropy(Tensor(np.zeros((2, 3), np.int64)), np.zeros(2, np.int64))
+    with pytest.raises(ValueError, match="'mean', 'sum' or 'none'"):
+        cross_entropy(Tensor(np.zeros((2, 3), np.float32)), np.zeros(2, np.int64), "avg")
+
+
+# ---- mse_loss ----------------------------------------------------------------------------------
+
+finite32 = st.floats(-1e6, 1e6, width=32, allow_nan=False, allow_subnormal=False)
+
+
+@FAST
+@given(hnp.array_shapes(min_dims=1, max_dims=3, max_side=5).flatmap(
+    lambda shape: st.tuples(hnp.arrays(np.float32, shape, elements=finite32),
+                            hnp.arrays(np.float32, shape, elements=finite32))))
+def test_mse_is_non_negative_and_zero_exactly_when_equal(pair):
+    a, b = (x.astype(np.float64) for x in pair)     # float64: squares of float32 gaps stay > 0
+    loss = mse_loss(Tensor(a), Tensor(b)).item()
+    assert loss >= 0.0
+    assert (loss == 0.0) == bool(np.array_equal(a, b))
+    assert mse_loss(Tensor(a), Tensor(a)).item() == 0.0
+    np.testing.assert_allclose(loss, np.mean((a - b) ** 2), rtol=1e-12)
+
+
+def test_mse_reductions_and_dtype():
+    pred = Tensor([[1.0, 2.0], [3.0, 4.0]])
+    goal = np.array([[1.0, 0.0], [3.0, 7.0]])                 # float64 numpy target
+    assert mse_loss(pred, goal).item() == pytest.approx(3.25)
+    assert mse_loss(pred, goal, "sum").item() == pytest.approx(13.0)
+    np.testing.assert_array_equal(mse_loss(pred, goal, "none").data, [[0, 4], [0, 9]])
+    for reduction in ("mean", "sum", "none"):
+        assert mse_loss(pred, goal, reduction).dtype == np.float32
+
+
+def test_mse_is_composed_from_module_01_ops():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    node = mse_loss(w, Tensor([0.0, 0.0]))._node
+    assert node.op == "mean"
+    square = node.inputs[0]._node
+    assert square.op == "mul"
+    assert square.inputs[0]._node.op == "sub" and square.inputs[0]._node.inputs[0] is w
+
+
+def test_mse_refuses_shapes_that_would_broadcast():
+    with pytest.raises(ValueError, match=r"\(4, 1\).*\(4,\)"):
+        mse_loss(Tensor(np.zeros((4, 1), np.float32)), Tensor(np.zeros(4, np.float32)))
+
+
+def test_mse_empty_batch_is_an_error():
+    with pytest.raises(ValueError, match="empty"):
+        mse_loss(Tensor(np.zeros(0, np.float32)), np.zeros(0))
+
+
+# ---- binary cross-entropy ----------------------------------------------------------------------
+
+probabilities = st.floats(0.0, 1.0, width=32)
+
+
+@FAST
+@given(hnp.arrays(np.float32, st.integers(1, 8), elements=probabilities).flatmap(
+    lambda p: st.tuples(st.just(p), hnp.arrays(np.float32, p.shape, elements=probabilities))))
+def test_bce_matches_the_clamped_formula_and_is_finite(pair):
+    p, t = pair
+    per = binary_cross_entropy(Tensor(p), Tensor(t), reduction="none").data
+    # Clamp in float32, like the loss: 1 - 1e-7 rounds to 1 - 2**-23 there.
+    q = np.clip(p, 1e-7, 1 - 1e-7).astype(np.float64)
+    expected = -(t * np.log(q) + (1 - t) * np.log(1 - q))
+    assert per.dtype == np.float32 and np.all(np.isfinite(per)) and np.all(per >= -1e-6)
+    np.testing.assert_allclose(per, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_bce_saturates_at_the_clamp(strict_numpy):
+    per = binary_cross_entropy(Tensor([0.0, 1.0, 1.0, 0.0]), Tensor([1.0, 0.0, 1.0, 0.0]),
+                               reduction="none").data
+    assert per[0] == pytest.approx(-np.log(1e-7), rel=1e-3)
+    assert 15.0 < per[1] < 17.0
+    assert per[2] < 1e-5 and per[3] < 1e-5
+
+
+def test_bce_records_the_contract():
+    w = Tensor([0.0, 0.25, 1.0], requires_grad=True)
+    loss = binary_cross_entropy(w, np.array([1.0, 0.0, 1.0]), reduction="sum", eps=1e-3)
+    node = loss._node
+    assert node.op == "binary_cross_entropy" and node.inputs == (w,)
+    np.testing.assert_allclose(node.saved["p"], [1e-3, 0.25, 1 - 1e-3], rtol=1e-6)
+    assert node.saved["target"].dtype == np.float32
+    np.testing.assert_array_equal(node.saved["target"], [1.0, 0.0, 1.0])
+    assert node.saved["reduction"] == "sum" and node.saved["eps"] == 1e-3
+    assert loss.item() == pytest.approx(-np.log(1e-3) - np.log(0.75) - np.log(1 - 1e-3),
+                                        rel=1e-5)
+
+
+def test_bce_rejects_values_that_are_not_probabilities():
+    with pytest.raises(ValueError, match="sigmoid"):
+        binary_cross_entropy(Tensor([0.5, 2.5]), Tensor([1.0, 0.0]))
+    with pytest.raises(ValueError, match="shape"):
+        binary_cross_entropy(Tensor([0.5, 0.5]), Tensor([1.0]))
+    with pytest.raises(ValueError, match="empty"):
+        binary_cross_entropy(Tensor(np.zeros(0, np.float32)), np.zeros(0))
+
+
+@FAST
+@given(hnp.arrays(np.float32, st.integers(1, 8), elements=st.floats(-1e3, 1e3, width=32)),
+       st.floats(0.0, 1.0))
+def test_bce_with_logits_matches_the_exact_softplus_form(z, soft):
+    t = np.where(np.arange(len(z)) % 2 == 0, 1.0, soft).astype(np.float32)
+    z64 = z.astype(np.float64)
+    # -(t log s(z) + (1 - t) log(1 - s(z))) = t softplus(-z) + (1 - t) softplus(z)
+    exact = t * np.logaddexp(0.0, -z64) + (1 - t) * np.logaddexp(0.0, z64)
+    per = binary_cross_entropy_with_logits(Tensor(z), Tensor(t), reduction="none").data
+    assert per.dtype == np.float32 and np.all(per >= 0.0)
+    np.testing.assert_allclose(per, exact, rtol=1e-5, atol=1e-5)
+
+
+@FAST
+@given(hnp.arrays(np.float32, st.integers(1, 8), elements=st.floats(-8, 8, width=32)))
+def test_bce_with_logits_equals_bce_of_the_sigmoid_for_moderate_logits(z):
+    t = (np.arange(len(z)) % 2).astype(np.float32)
+    p = (1.0 / (1.0 + np.exp(-z.astype(np.float64)))).astype(np.float32)
+    on_logits = binary_cross_entropy_with_logits(Tensor(z), Tensor(t), reduction="none").data
+    on_probs = binary_cross_entropy(Tensor(p), Tensor(t), reduction="none").data
+    np.testing.assert_allclose(on_logits, on_probs, rtol=1e-3, atol=1e-4)
+
+
+def test_bce_with_logits_does_not_saturate(strict_numpy):
+    per = binary_cross_entropy_with_logits(Tensor([-1e4, 1e4, -40.0, 40.0]),
+                                           Tensor([1.0, 0.0, 0.0, 1.0]), reduction="none").data
+    np.testing.assert_allclose(per, [1e4, 1e4, 0.0, 0.0], atol=1e-6)
+
+
+def test_bce_with_logits_stays_in_the_graph():
+    w = Tensor([[0.5, -0.5]], requires_grad=True)
+    loss = binary_cross_entropy_with_logits(w, np.array([[1.0, 0.0]]))
+    assert loss.shape == () and loss.requires_grad
+    ops, stack = set(), [loss]
+    while stack:
+        node = stack.pop()._node
+        if node is not None:
+            ops.add(node.op)
+            stack.extend(node.inputs)
+    assert "log_softmax" in ops, f"the stable part should be log_softmax, saw {sorted(ops)}"
+
+
+# ---- loss objects ------------------------------------------------------------------------------
+
+def test_loss_classes_call_their_functions():
+    z, y = Tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]]), np.array([0, 1])
+    assert CrossEntropyLoss()(z, y).item() == cross_entropy(z, y).item()
+    assert CrossEntropyLoss("none")(z, y).shape == (2,)
+    a, b = Tensor([1.0, 2.0]), Tensor([0.0, 0.0])
+    assert MSELoss()(a, b).item() == pytest.approx(2.5)
+    assert MSELoss(reduction="sum")(a, b).item() == pytest.approx(5.0)
+    p, t = Tensor([0.0, 0.9]), Tensor([1.0, 1.0])
+    assert BinaryCrossEntropyLoss(eps=1e-3)(p, t).item() == \
+        binary_cross_entropy(p, t, eps=1e-3).item()
+    assert repr(BinaryCrossEntropyLoss()) == "BinaryCrossEntropyLoss(reduction='mean')"
+
+
+@pytest.mark.parametrize("cls", [MSELoss, CrossEntropyLoss, BinaryCrossEntropyLoss])
+def test_loss_classes_refuse_unknown_reductions(cls):
+    with pytest.raises(ValueError, match="reduction"):
+        cls(reduction="average")
