@@ -558,6 +558,9 @@ def _run_rule(node: Node, grad: np.ndarray) -> tuple:
 
 def _fit(grad, inp: Tensor, op: str, i: int) -> np.ndarray:
     """Reduce a rule's gradient to the input's shape and dtype, or name the rule that erred."""
+    data = inp.data
+    if type(grad) is np.ndarray and grad.shape == data.shape and grad.dtype == data.dtype:
+        return grad                       # the common case: nothing to reduce or convert
     if grad is None:
         raise RuntimeError(f"backward rule '{op}' returned None for input {i}, which requires "
                            f"a gradient")
