@@ -251,7 +251,7 @@ def test_fast_and_per_sample_paths_agree():
         assert xf.dtype == xs.dtype == np.float32 and yf.dtype == ys.dtype == np.int64
 
 
-def test_loader_over_the_shipped_digits_takes_the_fast_path():
+def test_loader_over_the_shipped_digits_gives_image_batches():
     from tinytorch.datasets import Digits
 
     test = Digits(train=False)
