@@ -67,8 +67,8 @@ def edit(cell, old: str, new: str) -> None:
     cell.source = cell.source.replace(old, new, 1)
 
 
-def build_submissions(root: Path) -> dict[str, set[str]]:
-    """Write submitted/<student>/01_tensor/tensor.ipynb; return the tests each should fail."""
+def build_submissions(root: Path, inbox: Path) -> dict[str, set[str]]:
+    """Write inbox/<student>.ipynb hand-ins; return the tests each should fail."""
     release = nbformat.read(str(root / "release" / AID / NB), as_version=4)
     answers = {c.metadata["nbgrader"]["grade_id"]: c.source
                for c in grading.source_notebook(MODULE).cells
@@ -125,10 +125,9 @@ def build_submissions(root: Path) -> dict[str, set[str]]:
           "for i in range(100_000):\n    print(i, 'x' * 40)\nprint('y' * 3_000_000)")
     subs["big_output"], expected["big_output"] = nb, set()
 
+    inbox.mkdir()
     for student, nb in subs.items():
-        dest = root / "submitted" / student / AID / NB
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, str(dest))
+        nbformat.write(nb, str(inbox / f"{student}.ipynb"))
     return expected
 
 
@@ -143,7 +142,10 @@ def pipeline(tmp_path_factory):
     assert runs["init"].returncode == 0, runs["init"].stdout + runs["init"].stderr
     runs["generate"] = tito("nbgrader", "generate", "01", "--course", str(root))
     assert runs["generate"].returncode == 0, runs["generate"].stdout + runs["generate"].stderr
-    expected = build_submissions(root)
+    expected = build_submissions(root, root.parent / "inbox")
+    runs["collect"] = tito("nbgrader", "collect", "01", str(root.parent / "inbox"),
+                           "--course", str(root))
+    assert runs["collect"].returncode == 0, runs["collect"].stdout + runs["collect"].stderr
     for step in ("autograde", "feedback"):
         runs[step] = tito("nbgrader", step, "01", "--course", str(root))
     csv_path = root / "out" / "grades.csv"
@@ -359,6 +361,27 @@ def test_init_keeps_an_existing_config_unless_forced(tmp_path):
     assert "c.Execute.timeout = 7" in config.read_text(encoding="utf-8")
     assert tito("nbgrader", "init", str(tmp_path), "--timeout", "9", "--force").returncode == 0
     assert "c.Execute.timeout = 9" in config.read_text(encoding="utf-8")
+
+
+def test_collect_copies_hand_ins_from_a_plain_folder(tmp_path):
+    root, inbox = tmp_path / "course", tmp_path / "inbox"
+    assert tito("nbgrader", "init", str(root)).returncode == 0
+    (inbox / "bob").mkdir(parents=True)
+    (inbox / "alice.ipynb").write_text("{}", encoding="utf-8")
+    (inbox / "bob" / NB).write_text("{}", encoding="utf-8")
+    (inbox / "notes.txt").write_text("not a notebook", encoding="utf-8")
+    run = tito("nbgrader", "collect", "01", str(inbox), "--course", str(root))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "collected 2 submission(s)" in run.stdout, run.stdout
+    for who in ("alice", "bob"):
+        assert (root / "submitted" / who / AID / NB).is_file(), who
+    single = tmp_path / "download (3).ipynb"
+    single.write_text("{}", encoding="utf-8")
+    run = tito("nbgrader", "collect", "01", str(single), "--course", str(root))
+    assert run.returncode == 2 and "--student" in run.stderr, run.stderr
+    run = tito("nbgrader", "collect", "01", str(single), "--student", "alice",
+               "--course", str(root))
+    assert run.returncode == 0 and "replaced" in run.stdout, run.stdout + run.stderr
 
 
 def test_feedback_leak_check_finds_a_hidden_line(tmp_path):

@@ -29,6 +29,10 @@ from typing import Callable, Iterable
 
 from tito import course
 
+# As in tito.student: jsonschema (under nbformat and jupytext) would import the optional IRI
+# checker rfc3987_syntax, which compiles a grammar for seconds; notebook schemas never use it.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
 DEFAULT_COURSE_DIR = course.REPO_ROOT / "nbgrader_course"
 CONFIG_NAME = "nbgrader_config.py"
 DEFAULT_TIMEOUT = 60
@@ -148,6 +152,13 @@ def select_modules(keys: Iterable[str], all_: bool) -> list[course.Module]:
 # Running nbgrader
 
 
+# `python -m nbgrader`, except that jsonschema's optional IRI checker (rfc3987_syntax, which
+# compiles a grammar for seconds at import and which notebook schemas never use) is left out.
+NBGRADER_MAIN = ("import sys; sys.modules.setdefault('rfc3987_syntax', None); "
+                 "sys.argv[0] = 'nbgrader'; "
+                 "from nbgrader.apps.nbgraderapp import main; main()")
+
+
 @dataclass
 class Run:
     """One finished nbgrader process."""
@@ -177,10 +188,10 @@ def run_nbgrader(root: Path, args: list[str], log_name: str,
     # nbgrader calls the `alembic` script by name; it lives next to this interpreter.
     scripts = str(Path(sys.executable).parent)
     env["PATH"] = scripts + os.pathsep + env.get("PATH", "")
-    cmd = [sys.executable, "-m", "nbgrader", *args]
+    cmd = [sys.executable, "-c", NBGRADER_MAIN, *args]
     lines: list[str] = []
     with open(log, "w", encoding="utf-8") as out:
-        out.write("$ " + " ".join(cmd[1:]) + "\n")
+        out.write("$ nbgrader " + " ".join(args) + "\n")
         proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 text=True, encoding="utf-8", errors="replace")
@@ -349,6 +360,15 @@ def cell_failures(path: Path) -> tuple[list[str], list[str]]:
     return timeouts, failed
 
 
+def graded_ids(root: Path, module: course.Module) -> list[str]:
+    """grade_ids of the graded cells in a module's release."""
+    import nbformat
+
+    nb = nbformat.read(str(root / "release" / assignment_id(module) / notebook_name(module)), 4)
+    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade")]
+
+
 def scores(root: Path, module: course.Module) -> dict[str, tuple[float, float]]:
     """student -> (score, max score) for one assignment, from the gradebook."""
     from nbgrader.api import MissingEntry
@@ -458,3 +478,65 @@ def failure_reason(lines: list[str], student: str) -> str:
                     block.append(follow.strip())
             return block[-1] if block else "see the log"
     return "see the log"
+
+
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
+
+
+def find_handins(module: course.Module, paths: Iterable[Path],
+                 student: str | None = None) -> list[tuple[str, Path]]:
+    """(student, notebook) pairs from files and folders handed in outside nbgrader's exchange.
+
+    A folder may hold ``<student>.ipynb`` files and/or ``<student>/`` folders with the module's
+    notebook (``<student>/name.ipynb``) in them. ``student`` names the owner of a single file.
+    """
+    paths = [Path(p).expanduser() for p in paths]
+    found: list[tuple[str, Path]] = []
+    if student is not None:
+        if len(paths) != 1 or not paths[0].is_file():
+            raise GradingError("--student goes with exactly one notebook file")
+        found.append((student, paths[0]))
+    else:
+        for p in paths:
+            if p.is_file():
+                found.append((p.stem, p))
+            elif p.is_dir():
+                for item in sorted(p.iterdir()):
+                    if item.is_file() and item.suffix == ".ipynb":
+                        found.append((item.stem, item))
+                    elif item.is_dir() and (item / notebook_name(module)).is_file():
+                        found.append((item.name, item / notebook_name(module)))
+            else:
+                raise GradingError(f"{p}: no such file or folder")
+    seen: set[str] = set()
+    for who, path in found:
+        if not STUDENT_ID.match(who):
+            raise GradingError(f"{path}: '{who}' cannot be a student id (use letters, digits "
+                               f"and _ . @ + -); rename the file or pass --student ID")
+        if who in seen:
+            raise GradingError(f"two hand-ins for student '{who}'")
+        seen.add(who)
+    return found
+
+
+def collect(root: Path, module: course.Module, handins: list[tuple[str, Path]]) -> list[str]:
+    """Copy hand-ins to submitted/<student>/NN_name/name.ipynb; returns replaced students.
+
+    The hand-in file's modification time goes to ``timestamp.txt`` next to it, as nbgrader's own
+    collect does with the submission time: nbgrader then regrades a newer hand-in without
+    ``--force`` and, if the instructor sets due dates, can tell late work.
+    """
+    import shutil
+    from datetime import datetime, timezone
+
+    replaced = []
+    for who, path in handins:
+        dest = root / "submitted" / who / assignment_id(module) / notebook_name(module)
+        if dest.exists():
+            replaced.append(who)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest)
+        when = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+        (dest.parent / "timestamp.txt").write_text(
+            when.strftime("%Y-%m-%d %H:%M:%S.%f UTC") + "\n", encoding="utf-8")
+    return replaced

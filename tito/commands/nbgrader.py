@@ -2,6 +2,7 @@
 
     tito nbgrader init [DIR]                 course directory + nbgrader config
     tito nbgrader generate NN|--all          modules/ -> source/ -> release/ (student notebooks)
+    tito nbgrader collect NN PATH...         hand-ins from a plain folder -> submitted/
     tito nbgrader autograde NN|--all         grade submitted/<student>/NN_name/
     tito nbgrader feedback NN|--all          feedback/<student>/NN_name/name.html
     tito nbgrader export                     grades.csv
@@ -126,8 +127,8 @@ def _modules_with_release(root: Path, keys: list[str], all_: bool) -> list[cours
 
 
 def _autograde_one(root: Path, m: course.Module, student: str | None, only_new: bool,
-                   console) -> tuple[list[str], list[str]]:
-    """Grade one assignment; returns (graded students, failed students)."""
+                   console) -> tuple[list[str], list[str], list[str]]:
+    """Grade one assignment; returns the students (graded, kept as graded before, failed)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from rich.progress import TimeElapsedColumn
     from rich.markup import escape
@@ -139,7 +140,7 @@ def _autograde_one(root: Path, m: course.Module, student: str | None, only_new: 
         who = f"from '{student}' " if student else ""
         console.print(f"{aid}: no submissions {who}under "
                       f"{_shown(root / 'submitted')}/<student>/{aid}/")
-        return [], []
+        return [], [], []
     args = ["autograde", aid] + ([] if only_new else ["--force"])
     if student:
         args += ["--student", student]
@@ -170,6 +171,7 @@ def _autograde_one(root: Path, m: course.Module, student: str | None, only_new: 
     failed = [s for s in students if s not in graded and s not in skipped]
 
     marks = grading.scores(root, m)
+    n_tests = len(grading.graded_ids(root, m))
     table = Table(title=f"{aid} autograded", title_justify="left")
     table.add_column("student", no_wrap=True)
     table.add_column("score", no_wrap=True, justify="right")
@@ -180,19 +182,43 @@ def _autograde_one(root: Path, m: course.Module, student: str | None, only_new: 
             table.add_row(s, "-", f"[red]NOT GRADED[/red]: {escape(reason)[:200]}")
             continue
         score, total = marks.get(s, (0.0, 0.0))
-        notes = ["unchanged since the last run, not regraded"] if s in skipped else []
+        notes = ["not regraded (unchanged)"] if s in skipped else []
         notes += grading.submission_notes(root, m, s)
         timeouts, errors = grading.cell_failures(grading.graded_notebook(root, m, s))
         if timeouts:
             notes.append("timed out: " + ", ".join(timeouts))
-        if errors:
+        if errors and len(errors) == n_tests:
+            notes.append("failed: every test")
+        elif errors:
             notes.append("failed: " + ", ".join(errors))
         table.add_row(s, f"{score:g} / {total:g}", escape("; ".join(notes)))
     console.print(table)
     if failed:
         console.print(f"{aid}: could not grade {', '.join(failed)}; nbgrader's output is in "
                       f"{_shown(run.log)}", soft_wrap=True)
-    return graded, failed
+    return graded, skipped, failed
+
+
+@_guard
+def cmd_collect(args: argparse.Namespace) -> int:
+    root = grading.require_course(grading.course_dir(args.course))
+    m = course.get_module(args.module)
+    handins = grading.find_handins(m, [Path(p) for p in args.paths], args.student)
+    if not handins:
+        raise grading.GradingError(f"no notebooks found in {', '.join(args.paths)} (expected "
+                                   f"<student>.ipynb files or <student>/"
+                                   f"{grading.notebook_name(m)} folders)")
+    replaced = grading.collect(root, m, handins)
+    aid = grading.assignment_id(m)
+    for who, path in handins:
+        note = " (replaced the earlier one)" if who in replaced else ""
+        print(f"{who}: {_shown(path)}{note}")
+    print(f"collected {len(handins)} submission(s) into "
+          f"{_shown(root / 'submitted')}/<student>/{aid}/")
+    if not grading.released(root, m):
+        print(f"note: {aid} has not been released yet: run `tito nbgrader generate {m.number}` "
+              f"before autograding")
+    return OK
 
 
 @_guard
@@ -204,13 +230,13 @@ def cmd_autograde(args: argparse.Namespace) -> int:
         raise grading.GradingError(f"no submission from '{args.student}' under "
                                    f"{_shown(root / 'submitted')}")
     console = _console()
-    graded, failed = 0, 0
+    graded, kept, failed = 0, 0, 0
     for m in modules:
-        ok, bad = _autograde_one(root, m, args.student, args.only_new, console)
-        graded += len(ok)
-        failed += len(bad)
-    print(f"graded {graded} submission(s)" + (f", {failed} failed" if failed else ""))
-    if graded:
+        ok, same, bad = _autograde_one(root, m, args.student, args.only_new, console)
+        graded, kept, failed = graded + len(ok), kept + len(same), failed + len(bad)
+    print(f"graded {graded} submission(s)" + (f", {kept} unchanged" if kept else "")
+          + (f", {failed} failed" if failed else ""))
+    if graded or kept:
         print("next: tito nbgrader feedback " + ("--all" if args.all else " ".join(
             m.number for m in modules)) + "   and   tito nbgrader export")
     return FAILED if failed else OK
@@ -285,7 +311,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     console = _console()
     table = Table(title=f"nbgrader course {_shown(root)}", title_justify="left")
     table.add_column("assignment", no_wrap=True)
-    for col in ("released", "submitted", "autograded", "feedback", "average", "max"):
+    for col in ("released", "submitted", "graded", "feedback", "average", "max"):
         table.add_column(col, justify="right")
     have_db = (root / "gradebook.db").is_file()
     for m in course.MODULES:
@@ -345,6 +371,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     _modules_option(p)
     _course_option(p)
     p.set_defaults(func=cmd_generate)
+
+    p = steps.add_parser("collect", help="put hand-ins from a folder into submitted/")
+    p.add_argument("module", metavar="NN", help="module number or name")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="<student>.ipynb files, or folders of them (or of <student>/ folders)")
+    p.add_argument("--student", metavar="ID", default=None,
+                   help="the student who handed in the single file given")
+    _course_option(p)
+    p.set_defaults(func=cmd_collect)
 
     p = steps.add_parser("autograde", help="grade the submissions in submitted/")
     _modules_option(p)
