@@ -45,63 +45,67 @@ def optional(target: str):
 
 # ---- stand-ins for the ops of modules 02-04, recorded exactly as the contract says ----------
 
+def recorded(op: str, inputs: tuple, value: np.ndarray, **saved) -> Tensor:
+    return record_op(value, op, inputs, **saved)
+
+
 def relu_op(x):
-    out = np.maximum(x.data, 0)
-    return record_op(out, "relu", (x,), out=out)
+    y = np.maximum(x.data, 0)
+    return recorded("relu", (x,), y, out=y)
 
 
 def sigmoid_op(x):
-    out = 1 / (1 + np.exp(-x.data))
-    return record_op(out, "sigmoid", (x,), out=out)
+    y = 1 / (1 + np.exp(-x.data))
+    return recorded("sigmoid", (x,), y, out=y)
 
 
 def tanh_op(x):
-    out = np.tanh(x.data)
-    return record_op(out, "tanh", (x,), out=out)
+    y = np.tanh(x.data)
+    return recorded("tanh", (x,), y, out=y)
 
 
 def gelu_op(x):
     v = x.data
-    out = 0.5 * v * (1 + np.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3)))
-    return record_op(out, "gelu", (x,))
+    y = 0.5 * v * (1 + np.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3)))
+    return recorded("gelu", (x,), y)
 
 
 def softmax_op(x, dim=-1):
     e = np.exp(x.data - x.data.max(axis=dim, keepdims=True))
-    out = e / e.sum(axis=dim, keepdims=True)
-    return record_op(out, "softmax", (x,), dim=dim, out=out)
+    y = e / np.sum(e, axis=dim, keepdims=True)
+    return recorded("softmax", (x,), y, dim=dim, out=y)
 
 
 def log_softmax_op(x, dim=-1):
     z = x.data - x.data.max(axis=dim, keepdims=True)
-    out = z - np.log(np.exp(z).sum(axis=dim, keepdims=True))
-    return record_op(out, "log_softmax", (x,), dim=dim, out=out)
+    y = z - np.log(np.exp(z).sum(axis=dim, keepdims=True))
+    return recorded("log_softmax", (x,), y, dim=dim, out=y)
 
 
 def linear_op(x, w, b=None):
-    out = x.data @ w.data.T
+    y = x.data @ w.data.T
     if b is None:
-        return record_op(out, "linear", (x, w))
-    return record_op(out + b.data, "linear", (x, w, b))
+        return recorded("linear", (x, w), y)
+    return recorded("linear", (x, w, b), y + b.data)
 
 
 def cross_entropy_op(logits, target, reduction="mean"):
     z = logits.data - logits.data.max(axis=1, keepdims=True)
     e = np.exp(z)
     probs = e / e.sum(axis=1, keepdims=True)
-    losses = np.log(e.sum(axis=1)) - z[np.arange(len(target)), target]
-    out = {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
-    return record_op(np.asarray(out), "cross_entropy", (logits,), probs=probs,
-                     target=np.asarray(target, dtype=np.int64), reduction=reduction)
+    per_row = np.log(e.sum(axis=1)) - z[np.arange(len(target)), target]
+    y = {"mean": per_row.mean(), "sum": per_row.sum(), "none": per_row}[reduction]
+    return recorded("cross_entropy", (logits,), np.asarray(y), probs=probs,
+                    target=np.asarray(target, dtype=np.int64), reduction=reduction)
 
 
 def bce_op(probs, target, reduction="mean", eps=1e-7):
-    p = np.clip(probs.data, eps, 1 - eps)
+    clamped = np.clip(probs.data, eps, 1.0 - eps)
     t = np.asarray(target, dtype=probs.dtype)
-    losses = -(t * np.log(p) + (1 - t) * np.log(1 - p))
-    out = {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
-    return record_op(np.asarray(out), "binary_cross_entropy", (probs,), p=p, target=t,
-                     reduction=reduction, eps=eps)
+    per_item = -(t * np.log(clamped) + (1 - t) * np.log(1 - clamped))
+    y = {"mean": per_item.mean(), "sum": per_item.sum(), "none": per_item}[reduction]
+    return recorded("binary_cross_entropy", (probs,), np.asarray(y), p=clamped, target=t,
+                    reduction=reduction, eps=eps)
 
 
 def check(fn, inputs):
@@ -648,7 +652,10 @@ def _graded_cell_errors(strip: bool) -> dict:
     from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
     from tito import course
 
-    nb = jupytext.read(course.get_module("05").source(), fmt="py:percent")
+    source = course.get_module("05").source()
+    if ClearSolutions().begin_solution_delimeter not in source.read_text(encoding="utf-8"):
+        pytest.skip("the module source holds no solutions (a student edition of the course)")
+    nb = jupytext.read(source, fmt="py:percent")
     if strip:
         nb, _ = ClearSolutions().preprocess(nb, {})
         nb, _ = ClearHiddenTests().preprocess(nb, {})

@@ -441,7 +441,10 @@ def _graded_cell_errors(strip: bool) -> dict:
     from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
     from tito import course
 
-    nb = jupytext.read(course.get_module("06").source(), fmt="py:percent")
+    source = course.get_module("06").source()
+    if ClearSolutions().begin_solution_delimeter not in source.read_text(encoding="utf-8"):
+        pytest.skip("the module source holds no solutions (a student edition of the course)")
+    nb = jupytext.read(source, fmt="py:percent")
     if strip:
         nb, _ = ClearSolutions().preprocess(nb, {})
         nb, _ = ClearHiddenTests().preprocess(nb, {})
