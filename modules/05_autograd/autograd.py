@@ -52,7 +52,7 @@
 # %%
 import numpy as np
 
-from tinytorch.core.tensor import Tensor, randn, manual_seed, set_grad_enabled
+from tinytorch.core.tensor import Tensor, randn, manual_seed
 from tinytorch.core.activations import relu, sigmoid, tanh, gelu, softmax, ReLU
 from tinytorch.core.layers import Linear, linear
 from tinytorch.core.losses import (log_softmax, cross_entropy, binary_cross_entropy,
@@ -1238,8 +1238,11 @@ assert np.allclose(r, 1 - np.tanh(x.data) ** 2)
 # | `linear`               | nothing                | `grad @ W`, `gradᵀ @ x`, `Σ grad` (rows) |
 #
 # Binary cross-entropy clamps its input into `[eps, 1 − eps]`. Where the clamp was active the
-# forward value is flat, but we still use the formula at the clamped `p` — as PyTorch does —
-# so a saturated, confidently wrong prediction keeps a strong gradient instead of none at all.
+# forward value is flat, so the exact derivative there is zero — but a prediction stuck at 1.0
+# for a target of 0 is exactly the one that most needs a push. So, like PyTorch, we do not zero
+# it: we evaluate the formula at the clamped `p`, which gives a large gradient of the right sign.
+# (Inside the clamp range our gradient equals PyTorch's; outside it PyTorch's is larger still,
+# since it clamps the denominator `p(1 − p)` at `1e-12` instead of clamping `p`.)
 #
 # `linear(x, W, b) = x @ Wᵀ + b` is one op with up to three inputs, `x` of shape `(..., in)`.
 # Flatten the leading dimensions of `x` and `grad` to rows first: then `gradᵀ @ x` is one
@@ -1372,7 +1375,8 @@ print(len(registered_ops()), "backward rules:", ", ".join(registered_ops()))
 # activation alive for them — is wasted memory. `no_grad()` switches recording off for a block
 # and then restores **whatever mode was active before** (not simply "on"): a `no_grad` block
 # nested inside another must not switch recording back on when it ends. `enable_grad()` does the
-# opposite, for the rare block that needs a graph inside a `no_grad` region (gradcheck uses it).
+# opposite, for the rare block that needs a graph inside a `no_grad` region (module 06 runs an
+# optimizer's loss-recomputing closure that way).
 #
 # ```
 #   with no_grad():                       @no_grad()
