@@ -344,9 +344,9 @@ def _course_option(p: argparse.ArgumentParser) -> None:
                         "repository)")
 
 
-def _modules_option(p: argparse.ArgumentParser) -> None:
+def _modules_option(p: argparse.ArgumentParser, all_help: str) -> None:
     p.add_argument("modules", nargs="*", metavar="NN", help="module numbers or names")
-    p.add_argument("--all", action="store_true", help="every module that has a source")
+    p.add_argument("--all", action="store_true", help=all_help)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -368,7 +368,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_init)
 
     p = steps.add_parser("generate", help="module sources -> student notebooks in release/")
-    _modules_option(p)
+    _modules_option(p, "every module that has a source")
     _course_option(p)
     p.set_defaults(func=cmd_generate)
 
@@ -382,15 +382,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_collect)
 
     p = steps.add_parser("autograde", help="grade the submissions in submitted/")
-    _modules_option(p)
+    _modules_option(p, "every released module")
     _course_option(p)
     p.add_argument("--student", metavar="ID", default=None, help="grade only this student")
     p.add_argument("--only-new", action="store_true",
-                   help="skip submissions already graded and unchanged since")
+                   help="skip submissions already graded and not handed in again since")
     p.set_defaults(func=cmd_autograde)
 
     p = steps.add_parser("feedback", help="feedback HTML for graded submissions")
-    _modules_option(p)
+    _modules_option(p, "every released module")
     _course_option(p)
     p.add_argument("--student", metavar="ID", default=None, help="only this student")
     p.set_defaults(func=cmd_feedback)
