@@ -16,6 +16,13 @@ from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+# One BLAS thread unless the user says otherwise. The matrices of these MLPs are small
+# (128 x 784 @ 784 x 256); on two-core laptops a second BLAS thread spends more time
+# synchronising than computing, and on a busy machine it can make an epoch several times slower
+# (benchmarks/mlp_epoch.py --threads 1 / 2 measures this). Must happen before numpy is imported.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 RESULT_FILE = "result.json"
 
 

@@ -5,6 +5,9 @@ here — the model, the loss, the gradients and the update — is the tinytorch 
 """
 from __future__ import annotations
 
+# The kit comes first: it sets the BLAS thread count, which must precede numpy's import.
+from tito import milestone_kit as kit  # isort: skip
+
 import time
 
 import numpy as np
@@ -13,14 +16,17 @@ from tinytorch.core.layers import Linear
 from tinytorch.core.losses import BinaryCrossEntropyLoss
 from tinytorch.core.optimizers import SGD
 from tinytorch.core.tensor import Tensor, manual_seed
-from tito import milestone_kit as kit
 
 
-def make_data(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Points on both sides of a random line, at least a small margin away from it."""
+def make_line(rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """The hidden rule the perceptron must discover: a random line through the square."""
     angle = rng.uniform(0, np.pi)
-    normal = np.array([np.cos(angle), np.sin(angle)])
-    offset = rng.uniform(-0.5, 0.5)
+    return np.array([np.cos(angle), np.sin(angle)]), float(rng.uniform(-0.5, 0.5))
+
+
+def make_data(n: int, line, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Points on both sides of the line, at least a small margin away from it."""
+    normal, offset = line
     points = []
     while sum(len(p) for p in points) < n:
         cand = rng.uniform(-3, 3, size=(2 * n, 2))
@@ -41,8 +47,9 @@ def main() -> int:
     args = kit.parse_args(__doc__.splitlines()[0], default_epochs=40)
     rng = np.random.default_rng(args.seed)
     manual_seed(args.seed)
-    x_train, y_train = make_data(400, rng)
-    x_test, y_test = make_data(200, rng)
+    line = make_line(rng)
+    x_train, y_train = make_data(400, line, rng)
+    x_test, y_test = make_data(200, line, rng)
 
     model = Linear(2, 1)
     loss_fn = BinaryCrossEntropyLoss()

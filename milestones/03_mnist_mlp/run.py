@@ -5,6 +5,9 @@ CrossEntropyLoss, autograd and Adam. Target: at least 98% test accuracy in under
 """
 from __future__ import annotations
 
+# The kit comes first: it sets the BLAS thread count, which must precede numpy's import.
+from tito import milestone_kit as kit  # isort: skip
+
 import math
 import time
 
@@ -17,7 +20,6 @@ from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import Adam
 from tinytorch.core.tensor import Tensor, manual_seed
-from tito import milestone_kit as kit
 
 # Mean and standard deviation of MNIST's training pixels (in [0, 1]): centring the inputs
 # lets Adam's first steps move all weights in useful directions.
