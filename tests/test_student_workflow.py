@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -205,13 +206,11 @@ def test_student_journey_through_the_first_module(edition):
     # test on the stubs: fails, and names the failing tests
     failing = tito(edition, "module", "test", FIRST.number)
     assert failing.returncode != 0
-    assert "FAILED  tests/test_" in failing.stdout and "NotImplementedError" in failing.stdout
+    assert "FAILED" in failing.stdout and "NotImplementedError" in failing.stdout
+    assert re.search(r"tests/test_\w+\.py: test_\w+", failing.stdout), "name the failing tests"
     assert "Traceback" not in failing.stdout + failing.stderr
     assert not student.package_file(FIRST.target, edition / "tinytorch").exists()
 
-    # complete on the stubs: refused, nothing recorded
-    refused = tito(edition, "module", "complete", FIRST.number)
-    assert refused.returncode == 1 and "unchanged" in refused.stdout
     assert progress.module_state(FIRST.number, edition) == progress.IN_PROGRESS
 
     # the student writes the answers; complete now exports them and records it

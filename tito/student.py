@@ -407,25 +407,34 @@ def _nodeid(classname: str, name: str) -> str:
     return "::".join([*parts, name]) if parts else name
 
 
+JUNIT_NOTE = re.compile(r"^\[(\+\d+ more lines?|truncated); full report in element text\]$")
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_.]*(Error|Exception|Exit)\b")
 STUB_FRAME = re.compile(r"^(?P<file>\S+\.py):\d+: in (?P<func>\S+)\s*$")
 
 
 def explain(kind: str, message: str, text: str) -> str:
     """One line: what failed and where, without a traceback."""
-    first = (message or "").strip().splitlines()
+    first = [x for x in (message or "").strip().splitlines() if x.strip()]
+    if first and JUNIT_NOTE.match(first[-1].strip()):   # shortened: the text has all of it
+        first = [x[1:].strip() for x in (text or "").splitlines() if x.startswith("E ")] \
+            or first[:-1]
     line = first[0] if first else ""
+    if "Traceback (most recent call last)" in line:   # a message quoting another traceback
+        raised = [x.strip() for x in first[1:] if EXCEPTION_LINE.match(x.strip())]
+        line = f"{line.split('Traceback')[0].strip()} {raised[-1] if raised else ''}".strip()
     if not line or line == "collection failure":
         e_lines = [x[1:].strip() for x in (text or "").splitlines() if x.startswith("E ")]
         line = e_lines[-1] if e_lines else (line or kind or "failed")
-    if "NotImplementedError" in line or "NotImplementedError" in (text or ""):
+    raised_stub = any(x.startswith("E   NotImplementedError") for x in (text or "").splitlines())
+    if raised_stub or line.startswith("NotImplementedError"):
         where = None
         for raw in (text or "").splitlines():
             m = STUB_FRAME.match(raw.strip())
-            if m:
+            if m and "tinytorch/" in m["file"].replace("\\", "/"):
                 where = m
         if where:
             path = where["file"].replace("\\", "/")
-            path = path[path.rfind("tinytorch/"):] if "tinytorch/" in path else path
+            path = path[path.rfind("tinytorch/"):]
             return (f"NotImplementedError in {where['func']} ({path}): this TODO is still "
                     f"the stub; write your solution in the notebook")
         return "NotImplementedError: a TODO in your notebook is still the stub"

@@ -54,5 +54,12 @@ def copy_repo(dest: Path, parts: tuple[str, ...] = ("tito", "modules", "tinytorc
 
 
 def copy_package(dest: Path) -> Path:
-    """Copy the generated tinytorch package into ``dest`` (to be imported with run_python)."""
-    return copy_repo(dest, ("tinytorch",))
+    """Copy the tinytorch package this process imports into ``dest`` (for run_python).
+
+    That is the repo's package, or under `tito module test` the student's private build.
+    """
+    import tinytorch
+
+    src = Path(tinytorch.__file__).resolve().parent
+    shutil.copytree(src, dest / "tinytorch", ignore=_ignore)
+    return dest

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 from tito import course, progress, student
@@ -105,10 +106,19 @@ def _print_run(m: course.Module, run: student.TestRun, expr: str) -> None:
     if not run.cases:
         _say(f"No tests selected (pytest -m \"{expr}\").")
         return
+    groups: dict[str, list[str]] = {}
     for c in run.cases:
         if c.outcome == "failed":
-            _say(f"  FAILED  {c.nodeid}")
-            _say(f"          {c.message}")
+            groups.setdefault(c.message, []).append(c.nodeid)
+    for message, nodeids in groups.items():
+        _say(f"  FAILED  {message}")
+        by_file: dict[str, list[str]] = {}
+        for nodeid in nodeids:
+            file, _, name = nodeid.partition("::")
+            by_file.setdefault(file, []).append(name or file)
+        for file, names in by_file.items():
+            _say(textwrap.fill(", ".join(names), width=100, initial_indent=f"      {file}: ",
+                               subsequent_indent=" " * 10, break_on_hyphens=False))
     reasons: dict[str, int] = {}
     for c in run.cases:
         if c.outcome == "skipped":
@@ -301,7 +311,8 @@ def status(args: argparse.Namespace) -> int:
         elif not missing:
             state, info = "[cyan]ready[/]", f"tito milestone run {s.number}"
         else:
-            state, info = "[dim]locked[/]", "complete module " + ", ".join(missing)
+            state = "[dim]locked[/]"
+            info = f"complete module{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
         miles.add_row(f"{s.number} {_short(s.title)} ({s.year})", state, info)
     console.print(miles)
 
@@ -309,7 +320,8 @@ def status(args: argparse.Namespace) -> int:
     if nxt and set(nxt[0].requires) <= done:
         m = nxt[0]
         verb = "test" if states[m.number] == progress.IN_PROGRESS else "start"
-        console.print(f"Next: `tito module {verb} {m.number}` ({m.title})", markup=False)
+        console.print(f"Next: `tito module {verb} {m.number}` ({_short(m.title)})",
+                      markup=False)
     elif not nxt:
         console.print("Every module is complete.", markup=False)
     return 0
