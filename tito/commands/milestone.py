@@ -9,48 +9,26 @@ import sys
 from pathlib import Path
 
 from tito import course
-from tito.milestone_kit import RESULT_FILE
 
 
 def missing_modules(ms: course.Milestone, root: Path = course.REPO_ROOT) -> list[course.Module]:
-    """Required modules whose package files have not been exported into this working copy."""
-    missing = []
-    for number in ms.requires:
-        m = course.get_module(number)
-        target = root / "tinytorch" / Path(*m.target.split(".")).with_suffix(".py")
-        if not target.exists():
-            missing.append(m)
-    return missing
+    """Required modules that are not complete in this working copy (as `tito module status`
+    counts them: in the student edition, completed by `tito module complete`; in the instructor
+    edition, exported from their sources)."""
+    from tito import progress
+
+    done = set(progress.completed_modules(root))
+    return [course.get_module(n) for n in ms.requires if n not in done]
 
 
 def default_out(ms: course.Milestone, root: Path = course.REPO_ROOT) -> Path:
     return ms.path(root) / "results"
 
 
-def _progress():
-    try:
-        from tito import progress
-    except ImportError:  # the progress store is optional for running a milestone
-        return None
-    return progress
-
-
 def best_result(ms: course.Milestone, root: Path = course.REPO_ROOT) -> dict | None:
-    prog = _progress()
-    if prog is not None:
-        try:
-            result = prog.milestone_result(ms.number, root=root)
-        except TypeError:
-            result = prog.milestone_result(ms.number)
-        if result:
-            return result
-    record = default_out(ms, root) / RESULT_FILE
-    if record.exists():
-        try:
-            return json.loads(record.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-    return None
+    from tito import progress
+
+    return progress.milestone_result(ms.number, root=root)
 
 
 def describe(result: dict | None) -> str:
@@ -98,6 +76,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not script.exists():
         print(f"tito: {script} is missing from this working copy", file=sys.stderr)
         return 2
+    # Imported here: the kit pins BLAS threads for milestone processes, not for all of tito.
+    from tito.milestone_kit import RESULT_FILE
+
     out = (args.out or default_out(ms)).resolve()
     out.mkdir(parents=True, exist_ok=True)
     record = out / RESULT_FILE
@@ -125,9 +106,9 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"where", file=sys.stderr)
         return rc or 1
     result = json.loads(record.read_text(encoding="utf-8"))
-    prog = _progress()
-    if prog is not None:
-        prog.record_milestone(ms.number, result)
+    from tito import progress
+
+    progress.record_milestone(ms.number, result)
     print(f"result: {describe(result)} — record and figures in {out}")
     return 0
 
