@@ -149,7 +149,11 @@ def check_course() -> list[Result]:
 
 def check_package() -> list[Result]:
     from tito import export as exporter
+    from tito import progress
 
+    if progress.is_student_edition():   # tinytorch/ is written by `tito module complete`
+        done = ", ".join(progress.completed_modules()) or "none yet"
+        return [Result("package", True, f"student edition, completed modules: {done}")]
     fix = "run `tito export --all` (then commit tinytorch/)"
     try:
         files = exporter.expected_files()

@@ -242,17 +242,17 @@ def _when(stamp: str | None) -> str:
 
 
 def _result_text(result: dict | None) -> str:
+    """The best run in a few words: accuracy, then the data and epochs it came from."""
     if not result:
         return ""
-    acc = result.get("accuracy")
     parts = []
+    acc = result.get("accuracy")
     if isinstance(acc, (int, float)) and not isinstance(acc, bool):
         parts.append(f"accuracy {acc:.1%}" if acc <= 1 else f"accuracy {acc:g}")
-    for k, v in result.items():
-        if k in ("accuracy", "at") or len(parts) >= 3:
-            continue
-        if isinstance(v, (int, float, str)) and not isinstance(v, bool):
-            parts.append(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}")
+    for key in ("data", "epochs"):
+        value = result.get(key)
+        if isinstance(value, (int, str)) and not isinstance(value, bool) and str(value):
+            parts.append(f"{key} {value}")
     return ", ".join(parts)
 
 
@@ -272,6 +272,8 @@ def status(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
 
     mods = Table(title=f"Modules ({edition} edition)")
+    if edition == "instructor":
+        mods.caption = "In the instructor edition every exported module counts as complete."
     mods.add_column("module", no_wrap=True)
     mods.add_column("state", no_wrap=True)
     mods.add_column("tests", justify="right", no_wrap=True)
@@ -289,8 +291,6 @@ def status(args: argparse.Namespace) -> int:
         pts = f"{entry.get('points') or 0:g}/{entry['total']:g}" if entry.get("total") else ""
         state = states[m.number]
         shown = state
-        if state == progress.COMPLETE and edition == "instructor" and not entry.get("completed"):
-            shown = "complete (solutions)"
         when = _when(entry.get("completed") or last.get("at"))
         mods.add_row(f"{m.number} {_short(m.title)}", f"[{style[state]}]{shown}[/]", tests,
                      pts, when)

@@ -7,8 +7,8 @@ The student edition is a complete working copy a student installs and works in:
   preprocessors; ``tito module start`` turns a source into the student's notebook;
 - ``tinytorch/``: only what needs no student code: the package frame, package data, and any
   generated file whose exported cells hold no solution;
-- ``tito/``: the command line, without the instructor-only groups (lint, nbgrader, release)
-  and without any file that contains nbgrader delimiters (or imports one that does);
+- ``tito/``: the command line, without the instructor-only groups (export, lint, nbgrader,
+  release) and without any file that contains nbgrader delimiters (or imports one that does);
 - ``tests/``: the tests that ``tito module test`` and ``complete`` run (files carrying a module
   or integration marker), the shared conftest and helpers;
 - ``milestones/``, ``benchmarks/``, packaging files, a README written for students, an empty
@@ -28,12 +28,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 from pathlib import Path
 
 from tito import course, progress, student
 from tito import export as exporter
 
-INSTRUCTOR_GROUPS = ("lint", "nbgrader", "release")
+# `tito export` writes the package from the module sources, which in a student edition are the
+# blank templates: it would replace a student's completed code with stubs.
+INSTRUCTOR_GROUPS = ("export", "lint", "nbgrader", "release")
 COPIED_DIRS = ("tito", "tests", "milestones", "benchmarks")
 TOP_FILES = ("setup.cfg", "pyproject.toml", "setup.py", "MANIFEST.in", "LICENSE", "LICENSE.md",
              "LICENSE.txt", "requirements.txt")
@@ -198,6 +201,12 @@ def package_files(root: Path, files: list[Path]) -> tuple[dict[Path, str], list[
 
 def student_readme() -> str:
     first = course.MODULES[0]
+    names = [m.title.split(":")[0].strip().lower() for m in course.MODULES]
+    topics = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+    intro = textwrap.fill(
+        f"You are going to build a small PyTorch in numpy, one Jupyter notebook at a time: "
+        f"{topics}. Every module you complete becomes part of the `tinytorch` package in this "
+        f"folder, and at the end you train real networks with the code you wrote.", width=96)
     rows = "\n".join(
         f"| {m.number} | {m.title} | `tinytorch.{m.target}` | "
         f"{', '.join(m.requires) or '—'} |" for m in course.MODULES)
@@ -206,17 +215,16 @@ def student_readme() -> str:
         for s in course.MILESTONES)
     return f"""# tinytorch — student edition
 
-You are going to build a small PyTorch in numpy, one Jupyter notebook at a time: tensors,
-activations, layers, losses, automatic differentiation, optimizers and data loading. Every
-module you complete becomes part of the `tinytorch` package in this folder, and at the end you
-train real networks with the code you wrote.
+{intro}
 
 ## Set up (once)
 
 ```
 python -m venv .venv
-.venv/bin/python -m pip install -e .            # Windows: .venv\\Scripts\\python -m pip install -e .
+.venv/bin/python -m pip install -e .
 ```
+
+(On Windows the second command is `.venv\\Scripts\\python -m pip install -e .`)
 
 Activate the environment (`source .venv/bin/activate`, or `.venv\\Scripts\\activate` on Windows)
 so that `tito`, `jupyter` and `pytest` are on your path. `python -m tito` works everywhere too.
@@ -270,7 +278,8 @@ Milestones are famous moments of neural network history, re-enacted with your ow
 ## Your work is safe
 
 - Your notebooks are `modules/NN_name/name.ipynb`. The `name.py` next to each one is the blank
-  template `start` copies from; `tito` never writes to your notebook.
+  template `start` copies from. Apart from `start` creating a notebook and `reset` moving it to
+  the backups, `tito` never writes to it.
 - `tito module reset NN` moves your notebook to `.tinytorch/backups/` under a timestamped name
   (nothing is deleted) and gives you a fresh copy. `tito module reset NN --package` also takes
   the module's code out of `tinytorch/` (a copy goes to the backups folder too).
