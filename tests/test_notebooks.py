@@ -5,6 +5,8 @@ b. With the solutions stripped by nbgrader's own preprocessors (the student edit
    graded cell fails. A graded test that passes on the stubs cannot tell work from no work.
 
 The modules come from the course map, so a module source added later is tested automatically.
+These tests are marked ``slow`` only, not with a module marker: they run the instructor's sources,
+so ``tito module test NN`` (a student's code) must not select them. ``-k 01`` picks one module.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ CELL_TIMEOUT = 300  # seconds per cell; the longest cells train a small network
 
 def _params():
     for m in course.MODULES:
-        marks = [pytest.mark.slow, getattr(pytest.mark, m.marker)]
+        marks = [pytest.mark.slow]
         if not m.source(REPO).exists():
             marks.append(pytest.mark.skip(reason=f"modules/{m.folder} has no source yet"))
         yield pytest.param(m, id=m.number, marks=marks)
