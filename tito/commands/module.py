@@ -38,6 +38,10 @@ def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
+def _err(text: str) -> None:
+    print(f"tito: {text}", file=sys.stderr, flush=True)
+
+
 def _notebook_or_fail(m: course.Module) -> Path:
     nb = m.notebook(_root())
     if not nb.exists():
@@ -57,7 +61,7 @@ def _launch(nb: Path) -> int:
     except KeyboardInterrupt:
         return 0
     except OSError as err:
-        _say(f"tito: could not launch JupyterLab: {err}")
+        _err(f"could not launch JupyterLab: {err}")
         return 1
 
 
@@ -170,7 +174,7 @@ def test(args: argparse.Namespace) -> int:
                 points, total = _print_graded(graded, problems)
                 ok = ok and all(g.passed for g in graded)
     except StudentError as err:
-        _say(f"tito: {err}")
+        _err(str(err))
         return 1
     progress.record_test(m.number, run.passed, run.failed, points, total, root)
     if ok:
@@ -212,7 +216,7 @@ def complete(args: argparse.Namespace) -> int:
                 return 1
             moved = student.swap_in(build, root)
     except StudentError as err:
-        _say(f"tito: {err}")
+        _err(str(err))
         _say("Not complete: tinytorch/ is unchanged.")
         return 1
     progress.mark_complete(m.number, points, total, root)
