@@ -160,12 +160,17 @@ def render(f: ExportedFile) -> str:
 TEMPLATES = Path(__file__).resolve().parent / "package_template"
 
 
-def package_version(root: Path = course.REPO_ROOT) -> str:
+def setup_cfg(root: Path = course.REPO_ROOT):
+    """The project's setup.cfg (version, requirements), parsed."""
     import configparser
 
     cfg = configparser.ConfigParser()
     cfg.read(root / "setup.cfg", encoding="utf-8")
-    return cfg.get("metadata", "version", fallback="0.0.0")
+    return cfg
+
+
+def package_version(root: Path = course.REPO_ROOT) -> str:
+    return setup_cfg(root).get("metadata", "version", fallback="0.0.0")
 
 
 def render_course_table(exports: dict[str, str]) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tito import course
-from tito.export import DIRECTIVE, read_cells
+from tito.export import DIRECTIVE, read_cells, split_directives
 
 MIN_GRADED_CELLS = 6
 DIRECTIVES = ("default_exp", "export")
@@ -296,11 +296,7 @@ class _Linter:
 
 
 def _exported(cell: Cell) -> bool:
-    for text in cell.source.splitlines():
-        m = DIRECTIVE.match(text.strip()) if text.startswith("#|") else None
-        if m and m["name"] == "export":
-            return True
-    return False
+    return any(name == "export" for name, _ in split_directives(cell.source)[0])
 
 
 def _nbgrader(cell: Cell) -> dict:

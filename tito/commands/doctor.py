@@ -6,12 +6,12 @@ or edit that fixes it. Exit 1 when any check fails.
 from __future__ import annotations
 
 import argparse
-import configparser
 import sys
 from dataclasses import dataclass
 from typing import Callable
 
 from tito import course
+from tito import export as exporter
 
 
 @dataclass
@@ -26,22 +26,16 @@ class Result:
         return text if self.ok else f"{text} — {self.fix}"
 
 
-def _setup_cfg() -> configparser.ConfigParser:
-    cfg = configparser.ConfigParser()
-    cfg.read(course.REPO_ROOT / "setup.cfg", encoding="utf-8")
-    return cfg
-
-
 def requirements() -> list[str]:
     """The install_requires lines of setup.cfg (the one list of what the course needs)."""
-    raw = _setup_cfg().get("options", "install_requires", fallback="")
+    raw = exporter.setup_cfg().get("options", "install_requires", fallback="")
     return [line.strip() for line in raw.splitlines() if line.strip()]
 
 
 def check_python() -> list[Result]:
     from packaging.specifiers import SpecifierSet
 
-    spec = _setup_cfg().get("options", "python_requires", fallback=">=3.10")
+    spec = exporter.setup_cfg().get("options", "python_requires", fallback=">=3.10")
     have = ".".join(map(str, sys.version_info[:3]))
     ok = have in SpecifierSet(spec)
     return [Result("python", ok, f"{have} at {sys.executable} (needs {spec})",
@@ -148,7 +142,6 @@ def check_course() -> list[Result]:
 
 
 def check_package() -> list[Result]:
-    from tito import export as exporter
     from tito import progress
 
     if progress.is_student_edition():   # tinytorch/ is written by `tito module complete`
