@@ -16,7 +16,7 @@ def missing_message(target: str, feature: str | None = None) -> str:
     number, name, title, _ = module_of(target)
     what = feature or f"tinytorch.{target}"
     return (f"{what} needs module {number} ({name}): it has not been exported yet. "
-            f"Run `tito module complete {number}` (or `tito export {number}`).")
+            f"Run `tito module complete {number}`.")
 
 
 def require(target: str, feature: str | None = None):
