@@ -22,6 +22,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
 CONFIGS = {"784-128-10": (784, 128, 10), "784-256-128-10": (784, 256, 128, 10)}
 OPTIMIZERS = ("sgd", "adam")
 IMPLS = ("numpy", "tinytorch", "torch")
@@ -295,7 +296,7 @@ def driver(args: argparse.Namespace) -> int:
                       f"{r['seconds']:.3f} s  peak {r['peak_rss_mb']:.0f} MB", flush=True)
 
     lines = [
-        "# Benchmark results: one epoch of MNIST MLP training",
+        "## One epoch of MNIST MLP training",
         "",
         f"Machine: {machine_description()}.  ",
         f"BLAS threads: {args.threads}; batch {BATCH}; data: "
@@ -324,12 +325,10 @@ def driver(args: argparse.Namespace) -> int:
     print()
     print(table)
     if args.write:
-        overhead = Path(HERE / "RESULTS.md")
-        existing = overhead.read_text(encoding="utf-8") if overhead.exists() else ""
-        marker = "\n## Per-op overhead"
-        tail = existing[existing.index(marker):] if marker in existing else ""
-        overhead.write_text(table + tail, encoding="utf-8")
-        print(f"written to {overhead.relative_to(ROOT)}")
+        from results_file import replace_section
+
+        path = replace_section(lines[0], table)
+        print(f"written to {path.relative_to(ROOT)}")
     return 0
 
 

@@ -59,6 +59,13 @@ def torch_step_fn(batch: int):
     return step
 
 
+def machine() -> str:
+    sys.path.insert(0, str(HERE))
+    from mlp_epoch import machine_description
+
+    return machine_description()
+
+
 def time_per_call(fn, reps: int) -> float:
     start = time.perf_counter()
     for _ in range(reps):
@@ -103,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         "## Per-op overhead",
         "",
         f"Forward + backward of a {'-'.join(map(str, SIZES))} MLP with cross-entropy, "
-        f"{args.rounds} interleaved rounds of {args.reps} steps; microseconds per step. "
+        f"{args.rounds} interleaved rounds of {args.reps} steps; microseconds per step, one "
+        f"thread. Machine: {machine()}. "
         f"Command: `python benchmarks/op_overhead.py`",
         "",
         "| batch | implementation | median µs | min µs | max µs | tinytorch / torch |",
@@ -112,12 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     ]) + "\n"
     print(table)
     if args.write:
-        results = HERE / "RESULTS.md"
-        existing = results.read_text(encoding="utf-8") if results.exists() else ""
-        marker = "\n## Per-op overhead"
-        head = existing[:existing.index(marker)] if marker in existing else existing
-        results.write_text(head.rstrip("\n") + "\n\n" + table, encoding="utf-8")
-        print(f"written to {results.relative_to(ROOT)}")
+        sys.path.insert(0, str(HERE))
+        from results_file import replace_section
+
+        path = replace_section("## Per-op overhead", table)
+        print(f"written to {path.relative_to(ROOT)}")
     return 0
 
 

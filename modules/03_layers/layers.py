@@ -1377,6 +1377,61 @@ for label, fn in [("composed", lambda: x @ layer.weight.T + layer.bias),
 #   (Module 05's matmul rule does the same; with one node per layer the check happens once.)
 #
 # PyTorch makes the same choice: its `nn.Linear` calls one fused `addmm` kernel.
+#
+# ### (d) One BLAS thread or two?
+#
+# numpy hands matrix products to a BLAS library, which may split one product across several
+# threads. Whether that pays depends on the size of the product and on what else the machine
+# is doing: each call must wake the threads, divide the work and wait for the slowest. The
+# thread count is fixed when numpy is loaded, so we measure in fresh Python processes, one per
+# setting.
+
+# %%
+import os
+import subprocess
+import sys
+
+probe = """
+import time
+import numpy as np
+rng = np.random.default_rng(0)
+for n, k, m in ((128, 784, 256), (128, 256, 128), (2048, 784, 1024)):
+    a = rng.standard_normal((n, k), dtype=np.float32)
+    w = rng.standard_normal((m, k), dtype=np.float32)
+    reps = max(3, int(2e8 / (2 * n * k * m)))
+    samples = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            a @ w.T
+        samples.append((time.perf_counter() - t0) / reps)
+    print(f"{n}x{k} @ {k}x{m}", sorted(samples)[len(samples) // 2])
+"""
+timings = {}
+for threads in (1, 2):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
+               MKL_NUM_THREADS=str(threads))
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    for line in out.splitlines():
+        shape, seconds = line.rsplit(" ", 1)
+        timings.setdefault(shape, {})[threads] = float(seconds)
+print(f"{'product (median of 7)':>22} {'1 thread':>10} {'2 threads':>10} {'2 vs 1':>7}")
+for shape, t in timings.items():
+    print(f"{shape:>22} {t[1] * 1e6:>7.0f} us {t[2] * 1e6:>7.0f} us {t[1] / t[2]:>6.2f}x")
+
+# %% [markdown]
+# On a quiet machine a second thread makes a single product up to twice as fast. A training
+# step, though, is more than its products — softmax, ReLU masks, optimizer updates, Python
+# bookkeeping — so whole epochs gain much less. And when the cores are already busy, BLAS
+# threads end up waiting for each other. `benchmarks/threads.py` measures whole epochs of the
+# 784-256-128-10 MLP with Adam (see `benchmarks/RESULTS.md`): on a quiet two-core machine two
+# threads gained between nothing and a quarter of the time; on the same machine with three
+# other busy programs, two threads made each epoch about four times *slower* than one did.
+#
+# A student's laptop is rarely quiet, so the milestones run numpy with one BLAS thread unless
+# you set `OPENBLAS_NUM_THREADS` yourself: a little slower at best, never much slower. Timings
+# vary from machine to machine: compare the columns, not single numbers.
 
 # %% [markdown]
 # ## 8. Module test

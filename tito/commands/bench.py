@@ -10,7 +10,8 @@ from tito import course
 
 def run(args: argparse.Namespace) -> int:
     folder = course.REPO_ROOT / "benchmarks"
-    scripts = {"epoch": folder / "mlp_epoch.py", "overhead": folder / "op_overhead.py"}
+    scripts = {"epoch": folder / "mlp_epoch.py", "overhead": folder / "op_overhead.py",
+               "threads": folder / "threads.py"}
     for name in args.which:
         if not scripts[name].exists():
             print(f"tito: {scripts[name]} is missing from this working copy", file=sys.stderr)
@@ -20,6 +21,8 @@ def run(args: argparse.Namespace) -> int:
         cmd = [sys.executable, str(scripts[name]), *extra]
         if name == "epoch":
             cmd += ["--runs", str(args.runs), "--data", args.data]
+        elif name == "threads":
+            cmd += ["--data", args.data]
         rc = subprocess.run(cmd, cwd=course.REPO_ROOT).returncode
         if rc != 0:
             return rc
@@ -28,8 +31,9 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="time MNIST training against numpy and PyTorch")
-    p.add_argument("which", nargs="*", choices=("epoch", "overhead"),
-                   default=["epoch", "overhead"])
+    p.add_argument("which", nargs="*", choices=("epoch", "overhead", "threads"),
+                   default=["epoch", "overhead"],
+                   help="which benchmarks (default: epoch overhead; threads takes minutes)")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--data", choices=("mnist", "digits"), default="mnist")
     p.add_argument("--no-write", dest="write", action="store_false",
