@@ -10,7 +10,7 @@ import pytest
 from tito import course
 
 BENCH = course.REPO_ROOT / "benchmarks"
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 def _run(*args: str) -> str:

@@ -14,7 +14,8 @@ from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import SGD, Adam, AdamW
 from tinytorch.core.tensor import Tensor, manual_seed
 
-pytestmark = pytest.mark.integration
+# Spans modules 03-06: in a student edition it runs once the optimizers module is complete.
+pytestmark = [pytest.mark.integration, pytest.mark.module06]
 
 
 def _mlp():

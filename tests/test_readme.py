@@ -6,12 +6,9 @@ import re
 import subprocess
 import sys
 
-import pytest
-
 from tito import course, docs
 
 README = course.REPO_ROOT / "README.md"
-pytestmark = pytest.mark.integration
 
 
 def _text() -> str:
