@@ -138,6 +138,26 @@ def run_epoch(x, y, step, seed: int) -> float:
     return time.perf_counter() - start
 
 
+def make_step(model, loss_fn, optimizer):
+    """One training step, written the same way for both frameworks (PyTorch's API names)."""
+    def step(xb, yb):
+        loss = loss_fn(model(xb), yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return step
+
+
+def warm_up(step, x, y, seed: int, wrap) -> None:
+    """A few steps on random batches first, so no one-time cost lands in the timed epoch."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for _ in range(WARMUP_STEPS):
+        idx = rng.integers(0, len(x), BATCH)
+        step(wrap(x[idx]), wrap(y[idx]))
+
+
 def epoch_torch(x, y, sizes, opt: str, seed: int) -> float:
     import torch
 
@@ -152,19 +172,11 @@ def epoch_torch(x, y, sizes, opt: str, seed: int) -> float:
     optimizer = (torch.optim.SGD(model.parameters(), lr=LR[opt]) if opt == "sgd"
                  else torch.optim.Adam(model.parameters(), lr=LR[opt]))
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-    def step(xb, yb):
-        loss = loss_fn(model(xb), yb)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
+    step = make_step(model, loss_fn, optimizer)
+    warm_up(step, x, y, seed, torch.from_numpy)
     import numpy as np
 
-    rng = np.random.default_rng(seed)
-    for _ in range(WARMUP_STEPS):
-        idx = torch.from_numpy(rng.integers(0, len(x), BATCH))
-        step(xt[idx], yt[idx])
+    rng = np.random.default_rng(seed + 1)
     order = torch.from_numpy(rng.permutation(len(x)))
     start = time.perf_counter()
     for i in range(0, len(x), BATCH):
@@ -192,19 +204,8 @@ def epoch_tinytorch(x, y, sizes, opt: str, seed: int) -> float:
     loss_fn = CrossEntropyLoss()
     optimizer = (SGD(model.parameters(), lr=LR[opt]) if opt == "sgd"
                  else Adam(model.parameters(), lr=LR[opt]))
-
-    def step(xb, yb):
-        loss = loss_fn(model(xb), yb)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    for _ in range(WARMUP_STEPS):
-        idx = rng.integers(0, len(x), BATCH)
-        step(Tensor(x[idx]), Tensor(y[idx]))
+    step = make_step(model, loss_fn, optimizer)
+    warm_up(step, x, y, seed, Tensor)
     loader = DataLoader(TensorDataset(Tensor(x), Tensor(y)), batch_size=BATCH, shuffle=True,
                         seed=seed)
     start = time.perf_counter()

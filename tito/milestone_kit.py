@@ -134,10 +134,10 @@ def save_result(out: Path, milestone: str, result: dict) -> Path:
         "python": platform.python_version(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    from tito.progress import atomic_write_text
+
     path = out / RESULT_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(record, indent=2) + "\n")
     return path
 
 

@@ -130,7 +130,8 @@ def load(root: Path | None = None) -> dict:
     return empty()
 
 
-def _atomic_write(target: Path, text: str) -> None:
+def atomic_write_text(target: Path, text: str) -> None:
+    """Write ``text`` so that readers see the old file or the new one, never a partial one."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -149,7 +150,7 @@ def _atomic_write(target: Path, text: str) -> None:
 
 def save(data: dict, root: Path | None = None) -> None:
     """Write the record atomically."""
-    _atomic_write(path(root), json.dumps(data, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(path(root), json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def _key(number) -> str:

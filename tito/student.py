@@ -137,25 +137,10 @@ def student_notebook(module: course.Module, root: Path | None = None):
     return unpair(nb)
 
 
-def atomic_write_text(target: Path, text: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def write_notebook(nb, target: Path) -> None:
     import nbformat
 
-    atomic_write_text(target, nbformat.writes(nb))
+    progress.atomic_write_text(target, nbformat.writes(nb))
 
 
 def backup_notebook(module: course.Module, root: Path | None = None) -> Path | None:
