@@ -179,3 +179,18 @@ def test_cli_lint_exit_codes_and_format(tmp_path: Path):
            f"locked — " in bad.stdout
     missing = run_tito("lint", "99")
     assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_cli_lints_a_copy_of_a_source_given_by_path(tmp_path: Path):
+    broken = on_header(SOURCE, "test_creation", '"grade_id": "test_creation", ',
+                       '"grade_id": "test_creation" ')
+    copy = tmp_path / f"{TENSOR.name}.py"
+    copy.write_text(broken, encoding="utf-8")
+    bad = run_tito("lint", str(copy))
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert f"{copy}:{header_of(broken, 'test_creation')}: cell metadata does not parse" \
+        in bad.stdout
+    stranger = tmp_path / "notes.py"
+    stranger.write_text(SOURCE, encoding="utf-8")
+    unknown = run_tito("lint", str(stranger))
+    assert unknown.returncode == 2 and "cannot tell which module" in unknown.stderr
