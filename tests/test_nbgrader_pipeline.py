@@ -392,3 +392,29 @@ def test_feedback_leak_check_finds_a_hidden_line(tmp_path):
     assert line in grading.feedback_leaks(page, MODULE)
     page.write_text("<html><pre>assert ok</pre></html>", encoding="utf-8")
     assert grading.feedback_leaks(page, MODULE) == []
+
+
+@pytest.mark.parametrize("module", grading.modules_with_source(),
+                         ids=[m.folder for m in grading.modules_with_source()])
+def test_feedback_leak_check_on_every_module_page(module, tmp_path):
+    """On a page rendered like the feedback, the leak check finds exactly the hidden lines.
+
+    With ClearHiddenTests the page is clean, even where a visible assert starts with the text of
+    a hidden one (module 03); without it, every hidden line is found.
+    """
+    from nbconvert import HTMLExporter
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    if not instructor_edition(module):
+        pytest.skip(f"{module.folder} has no solutions in this working copy")
+    hidden = grading.hidden_test_lines(module)
+    assert hidden, f"{module.folder} has hidden tests, so this check can fail"
+    nb = grading.source_notebook(module)
+    raw, _ = HTMLExporter().from_notebook_node(copy.deepcopy(nb))
+    cleared, _ = ClearHiddenTests().preprocess(copy.deepcopy(nb), {})
+    shown, _ = HTMLExporter().from_notebook_node(cleared)
+    page = tmp_path / f"{module.folder}.html"
+    page.write_text(raw, encoding="utf-8")
+    assert set(grading.feedback_leaks(page, module)) >= hidden
+    page.write_text(shown, encoding="utf-8")
+    assert grading.feedback_leaks(page, module) == []

@@ -405,7 +405,10 @@ def feedback_leaks(path: Path, module: course.Module) -> list[str]:
     text = html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8",
                                                                errors="replace")))
     found = [HIDDEN_BEGIN] if HIDDEN_BEGIN in text else []
-    found += [ln for ln in hidden_test_lines(module) if ln in text]
+    # Whole lines only: a hidden line can be the start of a longer visible one (the same assert
+    # with a message), and the visible one belongs in the feedback.
+    shown = {ln.strip() for ln in text.splitlines()}
+    found += sorted(hidden_test_lines(module) & shown)
     return found
 
 

@@ -277,8 +277,9 @@ def cmd_feedback(args: argparse.Namespace) -> int:
             print(f"{aid}: hidden tests visible in the feedback of {', '.join(leaked)}; "
                   f"do not hand it out (check ClearHiddenTests in {grading.CONFIG_NAME})")
             bad = True
+        checked = "NOT safe to hand out" if leaked else "checked: no hidden tests"
         print(f"{aid}: feedback for {made} student(s) in "
-              f"{_shown(root / 'feedback')}/<student>/{aid}/ (checked: no hidden tests)")
+              f"{_shown(root / 'feedback')}/<student>/{aid}/ ({checked})")
     return FAILED if bad else OK
 
 
