@@ -236,14 +236,19 @@ def pow_backward(grad: np.ndarray, node: Node) -> tuple:
 
     TODO: ``grad * e * a**(e - 1)`` for ``a``; ``grad * out * ln(a)`` for ``e``.
     HINTS: the exponent rarely needs a gradient (``x ** 2``), so check ``node.needs[1]`` before
-        paying for a logarithm. Where ``a == 0`` and ``e >= 0``, use 0 for the exponent's
-        gradient (``0 * ln 0`` is a limit of 0, but numpy computes ``nan``).
+        paying for a logarithm. Two places where numpy computes ``nan`` but the answer is 0:
+        the gradient to ``a`` where ``e == 0`` (``a ** 0`` is constant, yet numpy computes
+        ``0 * 0**-1`` at ``a == 0``), and the gradient to ``e`` where ``a == 0`` and ``e >= 0``
+        (``0 * ln 0`` has the limit 0). ``np.where(mask, 0, g).astype(g.dtype)`` sets them.
     """
     ### BEGIN SOLUTION
     a, e = node.inputs
     grad_a = grad_e = None
     if node.needs[0]:
-        grad_a = grad * e.data * np.power(a.data, e.data - 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            grad_a = grad * e.data * np.power(a.data, e.data - 1)
+        if np.any(e.data == 0):
+            grad_a = np.where(e.data == 0, 0, grad_a).astype(grad_a.dtype)
     if node.needs[1]:
         with np.errstate(divide="ignore", invalid="ignore"):
             grad_e = grad * node.saved["out"] * np.log(a.data)
@@ -275,6 +280,9 @@ assert np.allclose(gn, -g), "neg: -grad"
 ga, ge = pow_backward(g, (x ** 3)._node)
 assert np.allclose(ga, g * 3 * x.data ** 2), f"pow: grad * 3 * x^2, got {ga}"
 assert ge is None, "the exponent 3 is a constant: its gradient must not be computed (None)"
+zero = Tensor([0.0, 2.0], requires_grad=True)
+ga, _ = pow_backward(np.ones(2, np.float32), (zero ** 0)._node)
+assert np.all(ga == 0), f"x ** 0 is constant: its gradient is 0, also at x = 0; got {ga}"
 const = Tensor([2.0, 2.0, 2.0])
 ga, gb = mul_backward(g, (x * const)._node)
 assert gb is None, "mul: an input that does not require grad gets None"
@@ -1631,7 +1639,7 @@ print(f"backward {t_backward * 1e3:6.2f} ms  ({t_backward / t_forward:.1f}x the 
 # **What the numbers say.**
 #
 # - The graph's memory grows **linearly with the batch**: every activation `(batch, width)` is
-#   held until backward has used it. Past a batch of a few hundred the graph holds more than
+#   held until backward has used it. From a batch of about 150 on, the graph holds more than
 #   the weights themselves. This — not the weights — is what limits the batch size you can
 #   train with, and why evaluation runs under `no_grad()`, which keeps none of it.
 # - Backward costs about as much as one to two forward passes, as the matmul count predicts —

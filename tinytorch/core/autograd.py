@@ -97,14 +97,19 @@ def pow_backward(grad: np.ndarray, node: Node) -> tuple:
 
     TODO: ``grad * e * a**(e - 1)`` for ``a``; ``grad * out * ln(a)`` for ``e``.
     HINTS: the exponent rarely needs a gradient (``x ** 2``), so check ``node.needs[1]`` before
-        paying for a logarithm. Where ``a == 0`` and ``e >= 0``, use 0 for the exponent's
-        gradient (``0 * ln 0`` is a limit of 0, but numpy computes ``nan``).
+        paying for a logarithm. Two places where numpy computes ``nan`` but the answer is 0:
+        the gradient to ``a`` where ``e == 0`` (``a ** 0`` is constant, yet numpy computes
+        ``0 * 0**-1`` at ``a == 0``), and the gradient to ``e`` where ``a == 0`` and ``e >= 0``
+        (``0 * ln 0`` has the limit 0). ``np.where(mask, 0, g).astype(g.dtype)`` sets them.
     """
     ### BEGIN SOLUTION
     a, e = node.inputs
     grad_a = grad_e = None
     if node.needs[0]:
-        grad_a = grad * e.data * np.power(a.data, e.data - 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            grad_a = grad * e.data * np.power(a.data, e.data - 1)
+        if np.any(e.data == 0):
+            grad_a = np.where(e.data == 0, 0, grad_a).astype(grad_a.dtype)
     if node.needs[1]:
         with np.errstate(divide="ignore", invalid="ignore"):
             grad_e = grad * node.saved["out"] * np.log(a.data)
