@@ -165,8 +165,9 @@ class Optimizer:
         TODO: validate and append ``group`` to ``self.param_groups``.
         APPROACH:
             1. Copy the dict. Its ``"params"`` may be one Tensor or an iterable: make a list.
-            2. Every entry must be a Tensor with ``requires_grad`` (else ValueError), and none
-               may already be in another group (else ValueError: it would be stepped twice).
+            2. Check every entry: not a Tensor -> TypeError; no ``requires_grad`` ->
+               ValueError; already seen, in an earlier group or earlier in this one ->
+               ValueError (it would be stepped twice). Keep a set of the ``id(p)`` seen.
             3. ``group.setdefault(name, value)`` for every entry of ``self.defaults``.
         """
         ### BEGIN SOLUTION
@@ -538,10 +539,22 @@ assert np.allclose(p.data, [-0.1 - 0.14])
 # parameter moves by *about* `lr` per step, whatever the scale of its gradient.
 #
 # **Bias correction.** `m` and `v` start at zero, so for the first steps they are biased
-# towards zero: after one step `m = (1 − β₁)·g = 0.1·g`. Dividing by `1 − β₁ᵗ` (= 0.1 at
-# `t = 1`) removes exactly that bias; as `t` grows the correction fades to 1. Without it, the
-# first steps would be off by a factor of `√(1 − β₂)/(1 − β₁) ≈ 0.3` — and `v`'s bias is the
-# worse one, since `β₂ = 0.999` remembers the zero start for thousands of steps.
+# towards zero: after one step `m = (1 − β₁)·g = 0.1·g` and `v = (1 − β₂)·g² = 0.001·g²`.
+# Dividing by `1 − β₁ᵗ` and `1 − β₂ᵗ` (0.1 and 0.001 at `t = 1`) removes exactly that bias;
+# as `t` grows both corrections fade to 1. The two biases do not cancel: `√v` starts too small
+# by a factor `√0.001 ≈ 0.03`, `m` only by 0.1, so an uncorrected first step would be about
+# three times too large. And `v`'s bias is the slower to fade, since `β₂ = 0.999` remembers the
+# zero start for thousands of steps. The ratio of an uncorrected step to a corrected one is
+# `(1 − β₁ᵗ) / √(1 − β₂ᵗ)`:
+
+# %%
+for t in (1, 10, 100, 1000, 10_000):
+    ratio = (1 - 0.9 ** t) / (1 - 0.999 ** t) ** 0.5
+    print(f"step {t:>6,}: without bias correction the step would be {ratio:.2f}x as large")
+
+# %% [markdown]
+# Without the correction, the early steps would be three to six and a half times larger than
+# the learning rate asks for; after a few thousand steps the correction hardly matters.
 #
 # ### AdamW: decoupled weight decay
 #
@@ -692,7 +705,8 @@ for g in grads:
 expected = reference_adam(start, grads, lr=0.01, betas=(0.8, 0.99))
 assert np.allclose(w.data, expected, atol=1e-6), "5 Adam steps differ from the formulas"
 assert opt.state[w]["step"] == 5, "state['step'] counts the steps"
-assert w.data.dtype == np.float32 and opt.state[w]["exp_avg"].dtype == np.float32
+assert w.data.dtype == np.float32 and opt.state[w]["exp_avg"].dtype == np.float32, \
+    "parameters and Adam's state stay float32 (np.zeros_like(p.data) keeps the dtype)"
 w = Tensor(start.copy(), requires_grad=True)
 opt = Adam([w], lr=0.01, weight_decay=0.1)
 for g in grads:
@@ -798,7 +812,7 @@ plt.show()
 # gradient flips sign, the buffer's terms partly cancel, and the swings die down as it travels.
 # Adam rescales each coordinate by its own gradient size, so `x` and `y` both move about `lr`
 # per step from the start: it cuts diagonally into the valley, runs along it at a steady pace,
-# overshoots the minimum a little (its `m` is a momentum too) and curls back.
+# overshoots the minimum (its `m` is a momentum too) and curls back.
 
 # %% nbgrader={"schema_version": 3, "grade": true, "grade_id": "test_valley", "locked": true, "points": 10, "solution": false}
 def final_loss(path):
@@ -808,7 +822,8 @@ def final_loss(path):
 sgd_loss = final_loss(trajectory(lambda ps: SGD(ps, lr=0.9)))
 momentum_loss = final_loss(trajectory(lambda ps: SGD(ps, lr=0.3, momentum=0.9)))
 adam_loss = final_loss(trajectory(lambda ps: Adam(ps, lr=0.3)))
-assert sgd_loss < 0.17, f"plain SGD should still make progress from 0.17, got {sgd_loss}"
+assert sgd_loss < 0.17, \
+    f"plain SGD should settle y and move x (from a loss of 1.16 at the start), got {sgd_loss}"
 assert momentum_loss < sgd_loss / 10, f"momentum should beat SGD by 10x: {momentum_loss}"
 assert adam_loss < sgd_loss / 3, f"Adam should beat SGD clearly: {adam_loss} vs {sgd_loss}"
 ### BEGIN HIDDEN TESTS
@@ -848,7 +863,8 @@ train(straight, opt_a, grads)                    # 5 steps in one go
 first, opt_b = make(start)
 train(first, opt_b, grads[:3])
 saved = opt_b.state_dict()
-assert set(saved) == {"state", "param_groups"} and saved["param_groups"][0]["params"] == [0]
+assert set(saved) == {"state", "param_groups"} and saved["param_groups"][0]["params"] == [0], \
+    f"state_dict() layout: {saved['param_groups']}"
 assert saved["state"][0]["step"] == 3, "the saved state includes the step count"
 resumed, opt_c = make(first.data)                # a new parameter and a new optimizer
 opt_c.load_state_dict(saved)

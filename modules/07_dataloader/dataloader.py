@@ -1470,9 +1470,10 @@ print("one batch of 64 flattened float32 images:", batch[0].data.nbytes, "bytes;
 #
 # - The per-sample path levels off after a handful of samples per batch: whatever the batch
 #   size, every sample costs a Python call to `__getitem__`, a new `Tensor` and its share of
-#   the stack — a few microseconds each. That caps it at a few hundred thousand samples per
-#   second, however small the sample. (At batch size 1 both paths are slowest: then the cost
-#   of making each batch is paid for every sample.)
+#   the stack — around a microsecond or more each. That caps it at some hundreds of thousands
+#   of samples per second (about a million at best), however small the sample. (At batch
+#   size 1 both paths are slowest: then the cost of making each batch is paid for every
+#   sample.)
 # - The vectorised path pays Python's overhead once per *batch*, so its rate climbs with the
 #   batch size until copying the bytes themselves is the limit. For 8-float rows that limit is
 #   far away and the gap reaches one to two orders of magnitude. For 3 KiB digits the copy is
@@ -1509,7 +1510,8 @@ loader = DataLoader(TensorDataset(x_train, train_set.labels), batch_size=128, sh
 assert len(loader) == 47, f"6000 / 128 -> 47 batches, got {len(loader)}"
 seen, counts = 0, np.zeros(10, dtype=np.int64)
 for xb, yb in loader:
-    assert xb.shape[1] == 784 and xb.dtype == np.float32 and yb.dtype == np.int64
+    assert xb.shape[1] == 784 and xb.dtype == np.float32 and yb.dtype == np.int64, \
+        f"batches of flat float32 images and int64 labels, got {xb.shape} {xb.dtype}, {yb.dtype}"
     seen += len(yb)
     counts += np.bincount(yb.data, minlength=10)
 assert seen == 6000, f"one epoch should visit 6000 digits, visited {seen}"
@@ -1529,7 +1531,7 @@ print("Module 07 complete: data flows from files to batches.")
 # - `scale_pixels`, `compute_mean_std` and `normalize`, with statistics from training data only.
 #
 # You measured that one gather per batch beats one Python call per sample — several times over
-# for 3 KiB digits, by up to two orders of magnitude for small rows — and what float32 costs in
+# for 3 KiB digits, tens of times for small rows in large batches — and what float32 costs in
 # memory.
 #
 # `tinytorch.datasets` gives you real data: `MNIST()` and `FashionMNIST()` (cache, mirrors with

@@ -53,8 +53,9 @@ class Optimizer:
         TODO: validate and append ``group`` to ``self.param_groups``.
         APPROACH:
             1. Copy the dict. Its ``"params"`` may be one Tensor or an iterable: make a list.
-            2. Every entry must be a Tensor with ``requires_grad`` (else ValueError), and none
-               may already be in another group (else ValueError: it would be stepped twice).
+            2. Check every entry: not a Tensor -> TypeError; no ``requires_grad`` ->
+               ValueError; already seen, in an earlier group or earlier in this one ->
+               ValueError (it would be stepped twice). Keep a set of the ``id(p)`` seen.
             3. ``group.setdefault(name, value)`` for every entry of ``self.defaults``.
         """
         ### BEGIN SOLUTION
