@@ -370,6 +370,17 @@ def test_offline_error_lists_every_source_and_keeps_the_cache_clean(tmp_path):
     assert files_in(tmp_path / "cache") == []
 
 
+def test_an_unusable_cache_folder_is_explained(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("TINYTORCH_CACHE", str(blocker))
+    with pytest.raises(DatasetNotAvailableError) as err:
+        MNIST(train=False, timeout=2)
+    message = str(err.value)
+    assert f"cannot create {blocker / 'mnist'}" in message and "TINYTORCH_CACHE" in message
+    assert blocker.read_text() == "a file where the cache folder should be"
+
+
 def test_missing_npm_is_reported(monkeypatch):
     monkeypatch.delenv("TINYTORCH_NPM")
     monkeypatch.setenv("PATH", "")

@@ -1176,7 +1176,12 @@ def fetch_dataset(name, train: Optional[bool] = None, root=None, download: bool 
         if not download:
             tried.append("download: not attempted (download=False)")
             raise DatasetNotAvailableError(_explain(spec, split, names, tried, dest))
-        dest.mkdir(parents=True, exist_ok=True)
+        try:
+            dest.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            tried.append(f"download: cannot create {dest} ({err.strerror or err}); set "
+                         f"TINYTORCH_CACHE (or root=) to a folder you can write to")
+            raise DatasetNotAvailableError(_explain(spec, split, names, tried, dest)) from None
         got = {}
         for n in names:
             previous = _find_file(dest, n)     # left by an earlier, interrupted fetch
