@@ -316,6 +316,37 @@ def test_failed_complete_leaves_the_previous_package(edition, breakage):
         "the temporary build is cleaned up"
 
 
+def test_a_damaged_notebook_is_bad_input_and_changes_nothing(edition):
+    assert tito(edition, "module", "start", FIRST.number).returncode == 0
+    previous = student.package_file(FIRST.target, edition / "tinytorch")
+    previous.write_text("# the student's earlier, working export\n", encoding="utf-8")
+    nb = FIRST.notebook(edition)
+    nb.write_text('{"cells": [', encoding="utf-8")     # cut off mid-save
+    for action in ("test", "complete"):
+        result = tito(edition, "module", action, FIRST.number)
+        assert result.returncode == 2, result.stdout + result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("tito: "), result.stderr
+        assert f"tito module reset {FIRST.number}" in lines[0], lines[0]
+        assert "Traceback" not in result.stdout
+    assert previous.read_text(encoding="utf-8") == "# the student's earlier, working export\n"
+    assert nb.read_text(encoding="utf-8") == '{"cells": ['
+    assert progress.module_state(FIRST.number, edition) != progress.COMPLETE
+
+
+def test_a_module_before_its_prerequisites_is_refused_by_start_and_reset(edition):
+    src = SECOND.source(edition)
+    src.parent.mkdir(parents=True, exist_ok=True)
+    src.write_text(student.strip_source_text(SECOND.source(REPO)), encoding="utf-8")
+    for action in ("start", "reset"):
+        result = tito(edition, "module", action, SECOND.number)
+        assert result.returncode == 2, result.stdout + result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"tito module complete {FIRST.number}" in lines[0], lines
+        assert not SECOND.notebook(edition).exists(), f"{action} made a notebook too early"
+    assert progress.module_state(SECOND.number, edition) == progress.NOT_STARTED
+
+
 @pytest.mark.parametrize("args", [("start", "99"), ("test", "99"), ("complete", "nine"),
                                   ("reset", "0")])
 def test_a_wrong_module_number_is_one_line_and_exit_2(edition, args):

@@ -57,6 +57,24 @@ class StudentError(Exception):
     """Something a student can fix; the message is one line that says how."""
 
 
+class UnreadableNotebook(StudentError):
+    """The notebook file itself is damaged: bad input (exit 2), not failing code."""
+
+
+def check_readable(module: course.Module, notebook: Path) -> None:
+    """Raise UnreadableNotebook, saying how to recover, if the file is not a notebook."""
+    import nbformat
+
+    try:
+        nbformat.read(str(notebook), as_version=4)
+    except Exception as err:  # bad JSON, not a notebook, unreadable bytes
+        why = str(err).splitlines()[0] if str(err).strip() else err.__class__.__name__
+        raise UnreadableNotebook(
+            f"{notebook.name} cannot be read as a notebook ({why[:80]}): restore it from your "
+            f"own copy, or run `tito module reset {module.number}` to keep it in the backups "
+            f"and start a fresh one") from None
+
+
 def root_of(root: Path | None) -> Path:
     return Path(root) if root is not None else course.REPO_ROOT
 
@@ -200,6 +218,7 @@ def syntax_problem(notebook: Path) -> str | None:
 
 def export_notebook(module: course.Module, notebook: Path) -> dict[Path, str]:
     """Package files (relative to ``tinytorch/``) that the student's notebook exports."""
+    check_readable(module, notebook)
     try:
         problem = syntax_problem(notebook)
         if problem:

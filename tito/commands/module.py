@@ -67,6 +67,14 @@ def _launch(nb: Path) -> int:
 
 # ---- start ---------------------------------------------------------------------------------
 
+def _require_prerequisites(m: course.Module, root: Path) -> None:
+    missing = student.missing_prerequisites(m, root)
+    if missing:
+        names = ", ".join(f"{n} ({course.get_module(n).name})" for n in missing)
+        raise _usage(f"module {m.number} needs module(s) {names} complete first: "
+                     f"run `tito module complete {missing[0]}`")
+
+
 def start(args: argparse.Namespace) -> int:
     root = _root()
     m = course.get_module(args.module)
@@ -77,11 +85,7 @@ def start(args: argparse.Namespace) -> int:
         raise _usage(f"{_rel(nb)} already exists and is never overwritten: open it with "
                      f"`tito module start {m.number} --open`, or back it up and start again "
                      f"with `tito module reset {m.number}`")
-    missing = student.missing_prerequisites(m, root)
-    if missing:
-        names = ", ".join(f"{n} ({course.get_module(n).name})" for n in missing)
-        raise _usage(f"module {m.number} needs module(s) {names} complete first: "
-                     f"run `tito module complete {missing[0]}`")
+    _require_prerequisites(m, root)
     try:
         notebook = student.student_notebook(m, root)
     except StudentError as err:
@@ -173,6 +177,8 @@ def test(args: argparse.Namespace) -> int:
                 graded, problems = student.run_notebook(nb, build, root)
                 points, total = _print_graded(graded, problems)
                 ok = ok and all(g.passed for g in graded)
+    except student.UnreadableNotebook as err:
+        raise _usage(str(err))
     except StudentError as err:
         _err(str(err))
         return 1
@@ -215,6 +221,8 @@ def complete(args: argparse.Namespace) -> int:
                      f"`tito module complete {m.number}` again.")
                 return 1
             moved = student.swap_in(build, root)
+    except student.UnreadableNotebook as err:
+        raise _usage(f"{err}; tinytorch/ is unchanged")
     except StudentError as err:
         _err(str(err))
         _say("Not complete: tinytorch/ is unchanged.")
@@ -339,6 +347,9 @@ def reset(args: argparse.Namespace) -> int:
     if args.package and not progress.is_student_edition(root):
         raise _usage("this is the instructor edition: its tinytorch/ is generated from the "
                      "sources; `--package` is for a student copy")
+    if not m.notebook(root).exists():
+        # Without a notebook, reset makes one as start would: not before the module is open.
+        _require_prerequisites(m, root)
     try:
         fresh = student.student_notebook(m, root)
     except StudentError as err:
