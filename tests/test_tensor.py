@@ -218,6 +218,17 @@ def test_comparisons_give_boolean_tensors_outside_the_graph():
         assert got._node is None and not got.requires_grad
 
 
+def test_truth_value_only_for_one_element():
+    loss = Tensor(0.05)
+    assert bool(loss < 0.1) and not bool(Tensor([2.0]) > 3.0)
+    if loss > 1.0:
+        raise AssertionError("0.05 > 1.0 must be False")
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(Tensor([1.0, 2.0]) == Tensor([3.0, 4.0]))
+    with pytest.raises(ValueError, match="ambiguous"):
+        assert Tensor(np.zeros(0, np.float32))
+
+
 # ---- graph recording (the contract module 05 reads) -----------------------------------------
 
 W = np.ones((2, 2), np.float32)
@@ -273,7 +284,8 @@ def test_saved_values_are_the_right_ones():
     assert w[1]._node.saved["index"] == 1
     b = Tensor([1.0, 2.0], requires_grad=True)
     s = w + b
-    assert s._node.needs == (True, True) and s._node.inputs == (w, b)
+    assert s._node.needs == (True, True) and len(s._node.inputs) == 2 \
+        and s._node.inputs[0] is w and s._node.inputs[1] is b
 
 
 # ---- randomness -----------------------------------------------------------------------------

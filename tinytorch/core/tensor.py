@@ -150,6 +150,15 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return len(self.data)
 
+    def __bool__(self) -> bool:
+        # Without this, Python would fall back on len(): `if loss < 0.1` would fail on a 0-d
+        # tensor, and `assert a == b` would pass for any two non-empty tensors.
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous: "
+                             f"reduce it to one element first, e.g. (a == b).data.all() "
+                             f"or (a > 0).data.any()")
+        return bool(self.data.item())
+
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
         extra = ", requires_grad=True" if self.requires_grad else ""
