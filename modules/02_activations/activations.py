@@ -145,17 +145,18 @@ print("largest difference between two stacked layers and one folded layer:",
 #
 # ```
 #        relu(x)                                relu'(x)
-#     3 ┤          ╱                        1 ┤         ●──────────
-#     2 ┤        ╱                            │         │
-#     1 ┤      ╱                              │         │
-#     0 ┼─────●──────── x                   0 ┼─────────○─────────── x
+#     3 ┤           ╱                       1 ┤         ○──────────
+#     2 ┤         ╱                           │
+#     1 ┤       ╱                             │
+#     0 ┼─────●──────── x                   0 ┼─────────●─────────── x
 #      -3     0     3                        -3         0          3
 # ```
 #
-# Two straight pieces, one kink. That kink is enough: a sum of shifted ReLUs can trace any
-# continuous curve (you will see it happen below). ReLU became the default for deep networks
-# because its slope is exactly 1 wherever it is active, so gradients pass through many layers
-# without shrinking, and because it costs a single comparison.
+# Two straight pieces, one kink. That kink is enough: a sum of shifted ReLUs can follow any
+# continuous curve on an interval as closely as you like, given enough of them (you will see
+# it happen below). ReLU became the default for deep networks because its slope is exactly 1
+# wherever it is active, so gradients pass through many layers without shrinking, and because
+# it costs a single comparison.
 #
 # **What to record.** The backward rule passes the gradient where the output is positive and
 # blocks it elsewhere, so `relu` saves its output: `record_op(out, "relu", (x,), out=out)`.
@@ -248,13 +249,17 @@ show(fig)
 # yes/no classifier (module 04's binary cross-entropy takes its output).
 #
 # ```
-#     1.0 ┤                    ▁▂▃▄▅▆▇███████
-#         │                 ▁▃▆
-#     0.5 ┤ · · · · · · · ·●· · · · · · · ·    sigmoid(0) = 0.5
-#         │            ▃▆▇
-#     0.0 ┤████████▇▆▅▃▂▁                       sigmoid(-x) = 1 - sigmoid(x)
-#         └───────────────┼──────────────── x
-#                         0
+#    1.0 ┤                           ••••••••••
+#        │                       ••••
+#        │                     ••
+#        │                   ••
+#    0.5 ┤                  ●                      sigmoid(0) = 0.5
+#        │                ••
+#        │              ••                         sigmoid(-x) = 1 - sigmoid(x)
+#        │          ••••
+#    0.0 ┤••••••••••
+#        └──────────────────┼───────────────────► x
+#         -6                0                 6
 # ```
 #
 # ### The overflow trap
@@ -368,9 +373,19 @@ plot_activation("sigmoid", sigmoid, lambda x, y: y * (1 - y))
 # outputs; recurrent networks (LSTMs) use it for exactly that.
 #
 # ```
-#     1 ┤                   ▁▃▅▇██████       tanh(0) = 0,  tanh(-x) = -tanh(x)
-#     0 ┼ · · · · · · · · ·●· · · · · · x
-#    -1 ┤██████▇▅▃▁                         tanh'(x) = 1 - tanh(x)²   (peak 1 at x = 0)
+#      1 ┤                           ••••••••••
+#        │                       ••••
+#        │                     ••
+#        │                   ••
+#      0 ┤                  ●                      tanh(0) = 0,  tanh(-x) = -tanh(x)
+#        │                ••
+#        │              ••                         tanh'(x) = 1 - tanh(x)²
+#        │          ••••                           (peak 1 at x = 0)
+#     -1 ┤••••••••••
+#        └──────────────────┼───────────────────► x
+#         -3                0                 3
+#
+#   The same picture as sigmoid's, with both axes rescaled.
 # ```
 #
 # numpy's `np.tanh` is already stable for any input (it never forms `e^x` for large `x`), so
@@ -965,17 +980,19 @@ show(fig)
 # %% [markdown]
 # **What the numbers say.**
 #
-# - **ReLU is almost as cheap as an add.** It is one compare-and-select per element, which a CPU
-#   does many elements at a time with SIMD instructions. Like the add, it is limited by how fast
-#   memory can be read and written, not by arithmetic.
+# - **ReLU costs about as much as an add** — within a small factor, far below the other rows. It
+#   is one compare-and-select per element, which a CPU does many elements at a time with SIMD
+#   instructions. Like the add, it is limited by how fast memory can be read and written, not
+#   by arithmetic.
 # - **Transcendental functions cost more than a compare.** `exp` and `tanh` are not CPU
 #   instructions: each is a short polynomial approximation plus range reduction — a dozen or two
 #   operations per element, where ReLU needs one. numpy vectorises them well for float32, so a
 #   single `np.tanh` or `np.exp` costs about as much as one to a few adds, not hundreds.
-# - **The formula's length costs more than its mathematics.** Our sigmoid is about six numpy
-#   passes, each writing a fresh million-element temporary, and holds four to five times its
-#   input in memory at its peak; GELU is around ten passes. On top of that, sigmoid's `np.where`
-#   pays for unpredictable branches. A fused kernel (what PyTorch's C++ and GPU code does)
+# - **The formula's length costs more than its mathematics.** Our sigmoid is nine numpy passes
+#   (`abs`, minus, `exp`, `>=`, two `1 + z`, two divisions, `where`), each writing a fresh
+#   million-element temporary, and holds four to five times its input in memory at its peak;
+#   GELU is around ten passes. On top of that, sigmoid's `np.where` pays for unpredictable
+#   branches. A fused kernel (what PyTorch's C++ and GPU code does)
 #   computes the whole formula in one pass with no temporaries and no branches — that, far more
 #   than cleverer mathematics, is why it is faster. ReLU and the add hold only their output.
 # - **Spelling matters.** `x ** 3` and `x * x * x` are the same number, at very different prices.

@@ -994,10 +994,11 @@ plt.show()
 # **Reading the plot.** With std 0.01 the factor per layer is `256 · 0.0001 / 2 ≈ 0.013`: the
 # variance is a hundred times smaller after every layer (the std about nine times) and the
 # signal has all but vanished by layer 5 — the last layers would receive no information, and
-# gradients flowing back would vanish the same way. With std 0.2 the factor is `256 · 0.04 / 2 ≈ 5`: activations (and soon the loss)
-# grow into the thousands. PyTorch's default loses a factor of about `√6 ≈ 2.4` in std per
-# layer: invisible at depth 2, ten thousand times at depth 10. Kaiming initialisation keeps the
-# std flat. The variance argument predicted all four lines before we ran anything — that is
+# gradients flowing back would vanish the same way. With std 0.2 the factor is
+# `256 · 0.04 / 2 ≈ 5`: activations (and soon the loss) grow into the thousands. PyTorch's
+# default loses a factor of about `√6 ≈ 2.4` in std per layer: about 6 after two layers, which
+# a shallow network absorbs easily, and about ten thousand after ten. Kaiming initialisation
+# keeps the std flat. The variance argument predicted all four lines before we ran anything — that is
 # the value of doing the arithmetic.
 
 # %% [markdown]
@@ -1479,7 +1480,7 @@ print("Module 03 complete: layers work.")
 #
 # You measured that a 784-128-10 MLP holds 101,770 parameters (398 KiB), almost all in its
 # first layer, that training multiplies that memory several times, and that a linear layer's
-# FLOP rate grows by orders of magnitude with the batch size.
+# FLOP rate grows several-fold from one sample to a batch of hundreds.
 #
 # **Next:** module 04 turns the model's outputs into a single number that says how wrong they
 # are — the loss — which module 05 will then differentiate. Run `tito module complete 03` to
