@@ -142,3 +142,17 @@ def test_unknown_milestone_and_misplaced_option_exit_2(tmp_path):
     fixed = next(m for m in course.MILESTONES if not m.takes_data)
     misplaced = _tito(REPO, "milestone", "run", fixed.number, "--data", "digits")
     assert misplaced.returncode == 2 and "--data" in misplaced.stderr
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--epochs", "0"), "--epochs"), (("--epochs", "two"), "--epochs"),
+    (("--seed", "-1"), "--seed"), (("--out", "{file}/results"), "--out")])
+def test_bad_options_are_one_line_exit_2_before_training(tmp_path, args, words):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    args = tuple(a.format(file=blocker) for a in args)
+    proc = _tito(REPO, "milestone", "run", course.MILESTONES[0].number, *args)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tito: ") and words in lines[0], proc.stderr
+    assert proc.stdout == "", "nothing may start training on bad options"

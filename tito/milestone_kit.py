@@ -37,6 +37,8 @@ def parse_args(description: str, default_epochs: int, default_data: str | None =
     args = p.parse_args(argv)
     if args.epochs < 1:
         p.error("--epochs must be at least 1")
+    if args.seed < 0:
+        p.error("--seed must be at least 0")
     args.out.mkdir(parents=True, exist_ok=True)
     return args
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 from tito import course
 
@@ -79,8 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Imported here: the kit pins BLAS threads for milestone processes, not for all of tito.
     from tito.milestone_kit import RESULT_FILE
 
-    out = (args.out or default_out(ms)).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = _make_out(args.out or default_out(ms))
     record = out / RESULT_FILE
     if record.exists():
         record.unlink()  # a stale record must never pass for this run's result
@@ -113,6 +113,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(least: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= least, refused in one line otherwise."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
+        return value
+    return parse
+
+
+def _make_out(out: Path) -> Path:
+    out = out.resolve()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        from tito.cli import UsageError
+
+        raise UsageError(f"--out {out}: cannot make the folder ({err.strerror or err}); "
+                         f"pass a folder you can write to") from None
+    return out
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("milestone", help="run the historical milestones with your package")
     msub = p.add_subparsers(dest="milestone_command", metavar="ACTION", required=True)
@@ -120,8 +145,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     lp.set_defaults(func=cmd_list)
     rp = msub.add_parser("run", help="train a milestone (id or number, e.g. 03 or mnist_mlp)")
     rp.add_argument("milestone")
-    rp.add_argument("--epochs", type=int, default=None)
-    rp.add_argument("--seed", type=int, default=0)
+    rp.add_argument("--epochs", type=_count(1), default=None)
+    rp.add_argument("--seed", type=_count(0), default=0)
     rp.add_argument("--data", choices=("mnist", "digits"), default=None)
     rp.add_argument("--out", type=Path, default=None, help="folder for figures and result.json")
     rp.set_defaults(func=cmd_run)
