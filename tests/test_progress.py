@@ -46,6 +46,7 @@ def test_corrupt_file_is_reported_backed_up_and_replaced(tmp_path, capsys, text)
     assert data == progress.empty(), "a corrupt record must read as an empty one"
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unreadable" in err[0], f"expected one line, got {err}"
+    assert "tito module complete" in err[0], "say how to get the record back"
     backups = list(p.parent.glob("progress.json.*.bak"))
     assert len(backups) == 1, "the damaged file must be kept as a timestamped .bak"
     assert backups[0].read_bytes() == text.encode("utf-8", "surrogateescape")

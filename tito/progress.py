@@ -126,7 +126,8 @@ def load(root: Path | None = None) -> dict:
     except (OSError, ValueError):
         where = "could not move it aside"
     print(f"tito: progress file {p.name} is unreadable: {problem}; {where} and started an "
-          f"empty record", file=sys.stderr)
+          f"empty record (your notebooks and tinytorch/ are untouched: run `tito module "
+          f"complete NN` again for the modules you had completed)", file=sys.stderr)
     return empty()
 
 

@@ -236,9 +236,13 @@ def complete(args: argparse.Namespace) -> int:
     _, old_miles = student.unlocked(before)
     _, new_miles = student.unlocked(after)
     fresh = [s for s in new_miles if s not in old_miles]
-    nxt = [x for x in new_mods if progress.module_state(x.number, root) == progress.NOT_STARTED]
+    nxt = new_mods
     for x in nxt[:1]:
-        _say(f"Next: module {x.number} ({x.title}) — `tito module start {x.number}`")
+        if progress.module_state(x.number, root) == progress.NOT_STARTED:
+            _say(f"Next: module {x.number} ({x.title}) — `tito module start {x.number}`")
+        else:
+            _say(f"Next: module {x.number} ({x.title}), already started — "
+                 f"`tito module test {x.number}`")
     for s in fresh:
         _say(f"Milestone unlocked: {s.number} {s.title} ({s.year}) — "
              f"`tito milestone run {s.number}`")
