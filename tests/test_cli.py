@@ -50,6 +50,11 @@ def test_version_comes_from_setup_cfg():
     (["export", "--no-such-option"], "unrecognized arguments"),
     (["export", "--check", "tensr"], "unknown module 'tensr'"),
     (["lint", "42"], "unknown module '42'"),
+    (["module", "start", "99"], "unknown module '99'"),
+    (["module", "test", "x"], "unknown module 'x'"),
+    (["milestone", "run", "7"], "unknown milestone '7'"),
+    (["milestone", "run", "01", "--epochs", "0"], "--epochs"),
+    (["nbgrader", "status", "--course", "no/such/course"], "tito nbgrader init"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, words):
     assert words in one_line_error(run_tito(*argv))

@@ -41,7 +41,7 @@ def _guard(step: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
         try:
             return step(args)
         except (grading.GradingError, course.CourseError) as err:
-            print(f"tito nbgrader: {err}", file=sys.stderr)
+            print(f"tito: {err}", file=sys.stderr)
             return BAD_INPUT
     return run
 
