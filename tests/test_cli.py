@@ -35,6 +35,19 @@ def test_help_lists_every_command_group():
     assert run_tito().returncode == 0, "tito without a command prints help"
 
 
+def _groups_with_actions() -> list[str]:
+    top = next(a for a in cli.build_parser()._actions
+               if isinstance(a, argparse._SubParsersAction))
+    return [name for name, child in top.choices.items()
+            if any(isinstance(a, argparse._SubParsersAction) for a in child._actions)]
+
+
+@pytest.mark.parametrize("group", _groups_with_actions())
+def test_a_group_without_its_action_prints_its_help(group):
+    r = run_tito(group, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith(f"usage: tito {group}"), r.stdout + r.stderr
+
+
 def test_version_comes_from_setup_cfg():
     r = run_tito("--version")
     assert r.returncode == 0 and r.stdout == f"tinytorch {setup_version()}\n", r.stdout

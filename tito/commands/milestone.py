@@ -140,7 +140,8 @@ def _make_out(out: Path) -> Path:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("milestone", help="run the historical milestones with your package")
-    msub = p.add_subparsers(dest="milestone_command", metavar="ACTION", required=True)
+    msub = p.add_subparsers(dest="milestone_command", metavar="ACTION")
+    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])   # like `tito module`
     lp = msub.add_parser("list", help="milestones: locked / ready / achieved")
     lp.set_defaults(func=cmd_list)
     rp = msub.add_parser("run", help="train a milestone (id or number, e.g. 03 or mnist_mlp)")
