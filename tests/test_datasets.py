@@ -706,3 +706,12 @@ def test_build_digits_reproduces_the_shipped_file(real_mnist_root, tmp_path):
         assert sorted(new.files) == sorted(old.files)
         for key in new.files:
             assert np.array_equal(new[key], old[key]), key
+
+
+def test_the_offline_advice_mentions_npm_only_where_npm_can_help():
+    from tinytorch import datasets
+
+    fashion = datasets._explain(datasets.dataset_spec("fashion-mnist"), "train", ["f"], ["t"],
+                                "/nowhere")
+    digits = datasets._explain(datasets.dataset_spec("mnist"), "train", ["f"], ["t"], "/nowhere")
+    assert "npm" not in fashion and "internet or npm" in digits

