@@ -176,3 +176,15 @@ def test_export_errors_name_the_file(tmp_path: Path):
         exporter.collect(tensor, source=bad)
     with pytest.raises(exporter.ExportError, match="not found"):
         exporter.collect(tensor, source=tmp_path / "missing.py")
+
+
+def test_top_level_reexports_classes_and_functions_not_constants_or_rules():
+    import tinytorch
+    from tinytorch.core import autograd
+
+    assert {"Tensor", "Linear", "CrossEntropyLoss", "Adam", "DataLoader", "no_grad",
+            "manual_seed"} <= set(tinytorch.__all__)
+    hidden = [n for n in tinytorch.__all__ if n.isupper() or n.endswith("_backward")]
+    assert hidden == [], f"constants and backward rules stay in their files: {hidden}"
+    assert callable(autograd.add_backward), "a rule is still importable from its own file"
+    assert exporter.top_level("relu") and not exporter.top_level("relu_backward")

@@ -57,6 +57,15 @@ def split_directives(src: str) -> tuple[list[tuple[str, str]], str]:
     return directives, "\n".join(kept).strip("\n")
 
 
+def top_level(name: str) -> bool:
+    """Whether ``tinytorch.<name>`` re-exports a public name of a package file.
+
+    Classes and functions are re-exported; constants (ALL_CAPS) and backward rules
+    (``*_backward``, which the engine finds through its registry) stay in their own files.
+    """
+    return not name.isupper() and not name.endswith("_backward")
+
+
 def public_names(code: str, where: str) -> list[str]:
     """Top-level public names a chunk of code defines (classes, functions, constants)."""
     try:
@@ -211,7 +220,8 @@ def expected_files(modules: list[course.Module] | None = None,
         for f in collect(m, root=root).values():
             for chunk in f.chunks:
                 for n in public_names(chunk, f.source):
-                    exports.setdefault(n, f.target)
+                    if top_level(n):
+                        exports.setdefault(n, f.target)
             if m.number in wanted:
                 rel = Path(*f.target.split(".")).with_suffix(".py")
                 out[rel] = render(f)
