@@ -126,11 +126,8 @@ def epoch_numpy(x, y, sizes, opt: str, seed: int) -> float:
 def run_epoch(x, y, step, seed: int) -> float:
     import numpy as np
 
-    rng = np.random.default_rng(seed)
-    for i in range(WARMUP_STEPS):
-        idx = rng.integers(0, len(x), BATCH)
-        step(x[idx], y[idx])
-    order = rng.permutation(len(x))
+    warm_up(step, x, y, seed, lambda a: a)
+    order = np.random.default_rng(seed + 1).permutation(len(x))
     start = time.perf_counter()
     for i in range(0, len(x), BATCH):
         idx = order[i:i + BATCH]

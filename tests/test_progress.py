@@ -136,3 +136,20 @@ def test_best_milestone_result_is_the_highest_accuracy(accuracies):
         assert best["accuracy"] == max(accuracies)
         stored = json.loads(progress.path(Path(d)).read_text(encoding="utf-8"))
         assert stored["milestones"][MILESTONE.number]["latest"]["accuracy"] == accuracies[-1]
+
+
+def test_milestone_state_goes_locked_ready_achieved(student_root):
+    ms = course.MILESTONES[0]
+    state, detail = progress.milestone_state(ms.number, root=student_root)
+    first = course.get_module(ms.requires[0])
+    assert state == "locked" and f"{first.number} ({first.name})" in detail
+    for number in ms.requires:
+        progress.mark_complete(number, root=student_root)
+    assert progress.milestone_state(ms.number, root=student_root) == (
+        "ready", f"tito milestone run {ms.number}")
+    progress.record_milestone(ms.number, {"accuracy": 0.985, "data": "mnist", "epochs": 10,
+                                          "time_s": 10.3}, root=student_root)
+    assert progress.milestone_state(ms.number, root=student_root) == (
+        "achieved", "98.50% (mnist, 10 epochs, 10.3 s)")
+    progress.clear_complete(ms.requires[-1], root=student_root)
+    assert progress.milestone_state(ms.number, root=student_root)[0] == "locked"

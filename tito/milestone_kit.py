@@ -127,10 +127,15 @@ def package_version() -> str:
         return "unknown"
 
 
-def save_result(out: Path, milestone: str, result: dict) -> Path:
-    """Write the JSON record that `tito milestone list` and `tito module status` read."""
+def save_result(out: Path, script: str, result: dict) -> Path:
+    """Write the JSON record that `tito milestone list` and `tito module status` read.
+
+    ``script`` is the milestone script's ``__file__``: its folder names the milestone.
+    """
+    from tito import course
+
     record = {
-        "milestone": milestone,
+        "milestone": course.get_milestone(Path(script).resolve().parent.name).number,
         **result,
         "package_version": package_version(),
         "python": platform.python_version(),

@@ -278,7 +278,54 @@ def record_milestone(number, result: dict, root: Path | None = None) -> None:
     _update(root, fn)
 
 
+def describe_result(result: dict | None) -> str:
+    """A milestone record in a few words: ``98.34% (mnist, 10 epochs, 10.3 s)``."""
+    if not result:
+        return ""
+    acc = _accuracy(result)
+    head = "" if acc is None else (f"{acc:.2%}" if acc <= 1 else f"{acc:g}")
+    details = []
+    data = result.get("data")
+    if isinstance(data, str) and data:
+        details.append(data)
+    epochs = result.get("epochs")
+    if isinstance(epochs, int) and not isinstance(epochs, bool):
+        details.append(f"{epochs} epoch{'s' if epochs != 1 else ''}")
+    seconds = result.get("time_s")
+    if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
+        details.append(f"{seconds:.1f} s")
+    tail = f"({', '.join(details)})" if details else ""
+    return " ".join(p for p in (head, tail) if p)
+
+
 def milestone_result(number, root: Path | None = None) -> dict | None:
     """The best recorded run of a milestone, or None."""
     entry = load(root)["milestones"].get(course.get_milestone(number).number)
     return dict(entry["best"]) if entry and entry.get("best") else None
+
+
+def milestone_missing(number, root: Path | None = None, data: dict | None = None
+                      ) -> list[course.Module]:
+    """Modules a milestone needs that are not complete in this working copy."""
+    data = data if data is not None else load(root)
+    done = {m.number for m in course.MODULES if module_state(m.number, root, data) == COMPLETE}
+    return [course.get_module(n) for n in course.get_milestone(number).requires
+            if n not in done]
+
+
+def milestone_state(number, root: Path | None = None, data: dict | None = None
+                    ) -> tuple[str, str]:
+    """``("locked", what it needs)``, ``("achieved", best result)`` or ``("ready", command)``.
+
+    `tito milestone list` and `tito module status` both show this, so they always agree.
+    """
+    data = data if data is not None else load(root)
+    ms = course.get_milestone(number)
+    missing = milestone_missing(number, root, data)
+    if missing:
+        return "locked", "complete modules " + ", ".join(f"{m.number} ({m.name})"
+                                                         for m in missing)
+    entry = data["milestones"].get(ms.number) or {}
+    if entry.get("best"):
+        return "achieved", describe_result(entry["best"])
+    return "ready", f"tito milestone run {ms.number}"

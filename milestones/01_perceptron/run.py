@@ -97,7 +97,7 @@ def main() -> int:
         ("time", f"{elapsed:.2f} s"),
         ("figures", ", ".join(str(f) for f in figures)),
     ])
-    kit.save_result(args.out, "01", {
+    kit.save_result(args.out, __file__, {
         "accuracy": test_acc, "train_accuracy": train_acc, "time_s": round(elapsed, 3),
         "seed": args.seed, "epochs": args.epochs, "data": "separable 2-D points",
         "first_loss": history["train_loss"][0], "final_loss": history["train_loss"][-1],

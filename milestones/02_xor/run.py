@@ -22,12 +22,12 @@ XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 XOR_Y = np.array([[0], [1], [1], [0]], dtype=np.float32)
 
 
-def train(model, epochs: int, lr: float, label: str) -> list[float]:
-    """Full-batch training on the four points; returns the loss per epoch."""
+def train(model, epochs: int, lr: float, label: str) -> dict:
+    """Full-batch training on the four points; returns loss and accuracy per epoch."""
     loss_fn = BinaryCrossEntropyLoss()
     optimizer = Adam(model.parameters(), lr=lr)
     x, y = Tensor(XOR_X), Tensor(XOR_Y)
-    losses = []
+    history = {"train_loss": [], "train_acc": []}
     steps_per_epoch = 50
     for epoch in range(1, epochs + 1):
         with kit.EpochProgress(epoch, epochs, steps_per_epoch) as bar:
@@ -38,9 +38,10 @@ def train(model, epochs: int, lr: float, label: str) -> list[float]:
                 loss.backward()
                 optimizer.step()
                 bar.update(loss.item(), int(((probs.data > 0.5) == (XOR_Y > 0.5)).sum()), 4)
-        losses.append(bar.mean_loss)
-    print(f"{label}: final loss {losses[-1]:.4f}")
-    return losses
+        history["train_loss"].append(bar.mean_loss)
+        history["train_acc"].append(bar.accuracy)
+    print(f"{label}: final loss {history['train_loss'][-1]:.4f}")
+    return history
 
 
 def accuracy(model) -> float:
@@ -72,17 +73,17 @@ def main() -> int:
     start = time.perf_counter()
 
     single = Linear(2, 1)
-    single_losses = train(single, args.epochs, 0.05, "single layer")
+    single_losses = train(single, args.epochs, 0.05, "single layer")["train_loss"]
     single_acc = accuracy(single)
 
     searched, line_w, line_b = best_line(100_000, np.random.default_rng(args.seed))
 
     mlp = Sequential(Linear(2, 8), Tanh(), Linear(8, 1))
-    mlp_losses = train(mlp, args.epochs, 0.05, "two-layer MLP")
+    history = train(mlp, args.epochs, 0.05, "two-layer MLP")
+    mlp_losses = history["train_loss"]
     mlp_acc = accuracy(mlp)
     elapsed = time.perf_counter() - start
 
-    history = {"train_loss": mlp_losses, "train_acc": [mlp_acc] * len(mlp_losses)}
     figures = [
         kit.plot_decision_regions([
             {"title": f"one linear unit: {single_acc:.0%} trained, "
@@ -92,6 +93,8 @@ def main() -> int:
             {"title": f"hidden layer of 8 tanh units: {mlp_acc:.0%}", "points": XOR_X,
              "labels": XOR_Y, "grid": grid_probs(mlp), "size": 160},
         ], args.out / "decision_regions.png", "XOR: a straight line is not enough"),
+        kit.plot_training_curves(history, args.out / "training_curves.png",
+                                 "XOR: the two-layer MLP's training"),
     ]
     kit.summary_table("Milestone 02 — XOR", [
         ("single layer accuracy", f"{single_acc:.0%}  (a line can get at most 3 of 4 right)"),
@@ -103,10 +106,7 @@ def main() -> int:
         ("time", f"{elapsed:.2f} s"),
         ("figures", ", ".join(str(f) for f in figures)),
     ])
-    kit.plot_training_curves({"train_loss": mlp_losses, "train_acc": history["train_acc"]},
-                             args.out / "training_curves.png", "XOR: the MLP's loss")
-    figures.append(args.out / "training_curves.png")
-    kit.save_result(args.out, "02", {
+    kit.save_result(args.out, __file__, {
         "accuracy": mlp_acc, "single_layer_accuracy": single_acc,
         "best_random_line_accuracy": searched, "time_s": round(elapsed, 3),
         "seed": args.seed, "epochs": args.epochs, "data": "the four XOR points",

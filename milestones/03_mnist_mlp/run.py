@@ -133,7 +133,7 @@ def main() -> int:
         ("seed", str(args.seed)),
         ("figures", ", ".join(str(f) for f in figures)),
     ])
-    kit.save_result(args.out, "03", {
+    kit.save_result(args.out, __file__, {
         "accuracy": test_acc, "time_s": round(train_time, 3), "seed": args.seed,
         "epochs": args.epochs, "data": "mnist" if using_mnist else "digits",
         "data_description": source, "target": TARGET,

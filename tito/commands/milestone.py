@@ -9,44 +9,11 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from tito import course
-
-
-def missing_modules(ms: course.Milestone, root: Path = course.REPO_ROOT) -> list[course.Module]:
-    """Required modules that are not complete in this working copy (as `tito module status`
-    counts them: in the student edition, completed by `tito module complete`; in the instructor
-    edition, exported from their sources)."""
-    from tito import progress
-
-    done = set(progress.completed_modules(root))
-    return [course.get_module(n) for n in ms.requires if n not in done]
+from tito import course, progress
 
 
 def default_out(ms: course.Milestone, root: Path = course.REPO_ROOT) -> Path:
     return ms.path(root) / "results"
-
-
-def best_result(ms: course.Milestone, root: Path = course.REPO_ROOT) -> dict | None:
-    from tito import progress
-
-    return progress.milestone_result(ms.number, root=root)
-
-
-def describe(result: dict | None) -> str:
-    if not result:
-        return ""
-    data = result.get("data", "")
-    return f"{result.get('accuracy', 0):.2%} ({data}, {result.get('time_s', 0):.1f} s)"
-
-
-def status(ms: course.Milestone, root: Path = course.REPO_ROOT) -> tuple[str, str]:
-    missing = missing_modules(ms, root)
-    if missing:
-        return "locked", "needs modules " + ", ".join(f"{m.number} ({m.name})" for m in missing)
-    result = best_result(ms, root)
-    if result:
-        return "achieved", describe(result)
-    return "ready", f"tito milestone run {ms.number}"
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -58,7 +25,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         table.add_column(col)
     styles = {"locked": "dim", "ready": "yellow", "achieved": "green"}
     for ms in course.MILESTONES:
-        state, detail = status(ms)
+        state, detail = progress.milestone_state(ms.number)
         table.add_row(ms.number, ms.title, str(ms.year), f"[{styles[state]}]{state}[/]", detail)
     Console().print(table)
     return 0
@@ -66,7 +33,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     ms = course.get_milestone(args.milestone)
-    missing = missing_modules(ms)
+    missing = progress.milestone_missing(ms.number)
     if missing:
         names = ", ".join(f"{m.number} ({m.name})" for m in missing)
         first = missing[0].number
@@ -106,10 +73,8 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"where", file=sys.stderr)
         return rc or 1
     result = json.loads(record.read_text(encoding="utf-8"))
-    from tito import progress
-
     progress.record_milestone(ms.number, result)
-    print(f"result: {describe(result)} — record and figures in {out}")
+    print(f"result: {progress.describe_result(result)} — record and figures in {out}")
     return 0
 
 

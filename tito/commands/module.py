@@ -257,21 +257,6 @@ def _when(stamp: str | None) -> str:
     return (stamp or "")[:16].replace("T", " ")
 
 
-def _result_text(result: dict | None) -> str:
-    """The best run in a few words: accuracy, then the data and epochs it came from."""
-    if not result:
-        return ""
-    parts = []
-    acc = result.get("accuracy")
-    if isinstance(acc, (int, float)) and not isinstance(acc, bool):
-        parts.append(f"accuracy {acc:.1%}" if acc <= 1 else f"accuracy {acc:g}")
-    for key in ("data", "epochs"):
-        value = result.get(key)
-        if isinstance(value, (int, str)) and not isinstance(value, bool) and str(value):
-            parts.append(f"{key} {value}")
-    return ", ".join(parts)
-
-
 def _short(title: str) -> str:
     return title.split(":")[0].strip()
 
@@ -317,18 +302,12 @@ def status(args: argparse.Namespace) -> int:
     miles.add_column("state", no_wrap=True)
     miles.add_column("best result / what it needs")
     for s in course.MILESTONES:
-        entry = data["milestones"].get(s.number, {})
-        best = entry.get("best")
-        missing = [n for n in s.requires if n not in done]
-        if best:
-            state, info = "[green]achieved[/]", _result_text(best)
-            if best.get("at"):
-                info = f"{info} ({_when(best['at'])})" if info else _when(best["at"])
-        elif not missing:
-            state, info = "[cyan]ready[/]", f"tito milestone run {s.number}"
-        else:
-            state = "[dim]locked[/]"
-            info = f"complete module{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+        state, info = progress.milestone_state(s.number, data=data)
+        best = (data["milestones"].get(s.number) or {}).get("best")
+        if state == "achieved" and best and best.get("at"):
+            info = f"{info} ({_when(best['at'])})"
+        state = {"achieved": "[green]achieved[/]", "ready": "[cyan]ready[/]",
+                 "locked": "[dim]locked[/]"}[state]
         miles.add_row(f"{s.number} {_short(s.title)} ({s.year})", state, info)
     console.print(miles)
 
