@@ -9,9 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-MODULES_DIR = REPO_ROOT / "modules"
 PACKAGE_DIR = REPO_ROOT / "tinytorch"
-MILESTONES_DIR = REPO_ROOT / "milestones"
 
 
 @dataclass(frozen=True)
@@ -115,9 +113,3 @@ def get_milestone(key: str) -> Milestone:
     known = ", ".join(f"{m.number} ({m.name})" for m in MILESTONES)
     raise CourseError(f"unknown milestone '{key}': the course has {known}")
 
-
-def module_for_target(target: str) -> Module:
-    for m in MODULES:
-        if target in m.targets:
-            return m
-    raise CourseError(f"no module exports the package file '{target}'")

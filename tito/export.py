@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tito import course
+from tito import cellformat, course
 
 DIRECTIVE = re.compile(r"^#\|\s*(?P<name>[A-Za-z_]+)\s*(?P<arg>\S*)\s*$")
 
@@ -57,32 +57,101 @@ def split_directives(src: str) -> tuple[list[tuple[str, str]], str]:
     return directives, "\n".join(kept).strip("\n")
 
 
-def top_level(name: str) -> bool:
-    """Whether ``tinytorch.<name>`` re-exports a public name of a package file.
+def exported_names(code: str, where: str) -> list[tuple[str, str]]:
+    """Top-level public names a chunk of code defines, each with its kind.
 
-    Classes and functions are re-exported; constants (ALL_CAPS) and backward rules
-    (``*_backward``, which the engine finds through its registry) stay in their own files.
+    The kind is ``"class"``, ``"function"`` or ``"constant"`` (an assignment).
     """
-    return not name.isupper() and not name.endswith("_backward")
-
-
-def public_names(code: str, where: str) -> list[str]:
-    """Top-level public names a chunk of code defines (classes, functions, constants)."""
     try:
         tree = ast.parse(code)
     except SyntaxError as e:
         raise ExportError(f"{where}: exported cell does not parse: {e.msg} (line {e.lineno})")
-    names: list[str] = []
+    found: list[tuple[str, str]] = []
     for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.append(node.name)
+        if isinstance(node, ast.ClassDef):
+            found.append((node.name, "class"))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found.append((node.name, "function"))
         elif isinstance(node, ast.Assign):
-            for t in node.targets:
-                if isinstance(t, ast.Name):
-                    names.append(t.id)
+            found += [(t.id, "constant") for t in node.targets if isinstance(t, ast.Name)]
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names.append(node.target.id)
-    return [n for n in names if not n.startswith("_")]
+            found.append((node.target.id, "constant"))
+    return [(n, kind) for n, kind in found if not n.startswith("_")]
+
+
+def public_names(code: str, where: str) -> list[str]:
+    """Top-level public names a chunk of code defines (classes, functions, constants)."""
+    return [n for n, _ in exported_names(code, where)]
+
+
+def top_level(name: str, kind: str) -> bool:
+    """Whether ``tinytorch.<name>`` re-exports a public name of a package file.
+
+    Classes and functions are re-exported (``SGD``, ``GELU`` and ``MNIST`` included);
+    assignments (constants, tables) and backward rules (``*_backward`` functions, which the
+    engine finds through its registry) stay in their own files.
+    """
+    return kind in ("class", "function") and not name.endswith("_backward")
+
+
+# Docstring parts that teach the exercise; the notebook keeps them, the package does not.
+EXERCISE_PARTS = ("TODO", "APPROACH", "HINTS")
+QUOTES = ('"' * 3, "'" * 3)
+_PART = re.compile(r"^(?P<indent>\s*)(?P<label>TODO|APPROACH|EXAMPLE|HINTS)\b[^:\n]*:")
+
+
+def _handout_free(doc_lines: list[str]) -> list[str]:
+    """Docstring lines without the TODO/APPROACH/HINTS parts; ``EXAMPLE:`` becomes ``Example:``.
+
+    A part runs from its label line to the next blank line, label, closing quotes or line
+    indented less than the label.
+    """
+    out: list[str] = []
+    skipping_from = None            # indent of the part being dropped
+    for line in doc_lines:
+        indent = len(line) - len(line.lstrip())
+        m = _PART.match(line)
+        if skipping_from is not None:
+            ends = (not line.strip() or m or line.strip().startswith(QUOTES)
+                    or indent < skipping_from)
+            if not ends:
+                continue
+            skipping_from = None
+        if m and m["label"] in EXERCISE_PARTS:
+            skipping_from = len(m["indent"])
+            continue
+        if m:
+            line = line.replace("EXAMPLE", "Example", 1)
+        out.append(line)
+    return out
+
+
+def package_text(code: str) -> str:
+    """An exported chunk as the package shows it: no nbgrader delimiter lines and no
+    exercise parts in its docstrings (the solution code itself stays)."""
+    code = cellformat.strip_markers(code)
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    lines = code.split("\n")
+    spans = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and \
+                node.body and isinstance(node.body[0], ast.Expr) and \
+                isinstance(node.body[0].value, ast.Constant) and \
+                isinstance(node.body[0].value.value, str):
+            doc = node.body[0]
+            spans.append((doc.lineno - 1, doc.end_lineno))
+    for start, end in sorted(spans, reverse=True):
+        kept = _handout_free(lines[start:end])
+        # no blank line left just before the closing quotes
+        while len(kept) > 2 and not kept[-2].strip():
+            del kept[-2]
+        if len(kept) == 2 and kept[1].strip() in QUOTES and len(kept[0]) + 3 <= 100:
+            kept = [kept[0] + kept[1].strip()]      # only the summary is left: one line
+        lines[start:end] = kept
+    return "\n".join(lines)
 
 
 def collect(module: course.Module, source: Path | None = None,
@@ -151,7 +220,7 @@ def render(f: ExportedFile) -> str:
     chunks = []
     for chunk in f.chunks:
         kept = []
-        for line in chunk.splitlines():
+        for line in package_text(chunk).splitlines():
             if line.startswith("from __future__ import"):
                 if line not in future:
                     future.append(line)
@@ -219,8 +288,8 @@ def expected_files(modules: list[course.Module] | None = None,
             continue
         for f in collect(m, root=root).values():
             for chunk in f.chunks:
-                for n in public_names(chunk, f.source):
-                    if top_level(n):
+                for n, kind in exported_names(chunk, f.source):
+                    if top_level(n, kind):
                         exports.setdefault(n, f.target)
             if m.number in wanted:
                 rel = Path(*f.target.split(".")).with_suffix(".py")

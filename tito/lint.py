@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tito import course
+from tito.cellformat import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, MARK,
+                             regions, stub_solutions)
 from tito.export import DIRECTIVE, read_cells, split_directives
 
 MIN_GRADED_CELLS = 6
@@ -20,8 +22,6 @@ DIRECTIVES = ("default_exp", "export")
 GRADE_ID = re.compile(r"^[a-zA-Z0-9_\-]*$")
 NBGRADER_KEYS = {"schema_version", "grade", "locked", "solution", "task", "grade_id", "points",
                  "checksum", "cell_type"}
-BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
-BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 # The cell markers jupytext's percent reader accepts (jupytext/cell_reader.py).
 CELL_MARKER = re.compile(r"^\s*#\s*%%(%*)\s(.*)$|^\s*#\s*(%%|<codecell>|In\[[0-9 ]*\]:?)\s*$")
 
@@ -79,21 +79,6 @@ def cells_with_lines(source: Path) -> list[Cell]:
     return [Cell(line, c.cell_type, dict(c.metadata), c.source) for line, c in zip(markers, cells)]
 
 
-def _stub(code: str) -> str:
-    """``code`` with each solution region replaced by nbgrader's stub, as ClearSolutions does."""
-    out, inside = [], False
-    for line in code.split("\n"):
-        if BEGIN_SOLUTION in line:
-            inside = True
-            indent = re.match(r"\s*", line).group(0)
-            out += [indent + "# YOUR CODE HERE", indent + "raise NotImplementedError()"]
-        elif END_SOLUTION in line:
-            inside = False
-        elif not inside:
-            out.append(line)
-    return "\n".join(out)
-
-
 def _api(code: str) -> set[str] | None:
     """Top-level definitions of ``code`` and the methods of its classes (None: does not parse)."""
     try:
@@ -108,24 +93,6 @@ def _api(code: str) -> set[str] | None:
         if isinstance(node, ast.ClassDef):
             names.update(f"{node.name}.{n.name}" for n in node.body if isinstance(n, defs))
     return names
-
-
-def _regions(code: str, begin: str, end: str) -> tuple[list[tuple[int, int]], str | None]:
-    """Line spans (begin, end) of the marked regions, or the reason they are malformed."""
-    spans, opened = [], None
-    for i, line in enumerate(code.split("\n")):
-        if begin in line:
-            if opened is not None:
-                return spans, f"a second '{begin}' before '{end}'"
-            opened = i
-        elif end in line:
-            if opened is None:
-                return spans, f"'{end}' without a '{begin}' before it"
-            spans.append((opened, i))
-            opened = None
-    if opened is not None:
-        return spans, f"'{begin}' has no '{end}'"
-    return spans, None
 
 
 class _Linter:
@@ -259,37 +226,37 @@ class _Linter:
     def markers(self, cell: Cell) -> None:
         meta = _nbgrader(cell)
         code, line = cell.source, cell.line
-        spans, err = _regions(code, BEGIN_SOLUTION, END_SOLUTION)
+        spans, err = regions(code, BEGIN_SOLUTION, END_SOLUTION)
         solution = meta.get("solution") is True
         if err:
             self.add(line, f"solution markers: {err}",
-                     f"pair every '{BEGIN_SOLUTION}' with a later '{END_SOLUTION}'")
+                     f"pair every '{MARK}{BEGIN_SOLUTION}' with a later '{MARK}{END_SOLUTION}'")
         elif spans and not solution:
             self.add(line, "solution markers in a cell that is not a solution cell",
                      "set \"solution\": true in the cell's nbgrader metadata")
         elif solution and not spans:
             self.add(line, "solution cell without solution markers (the student edition "
                      "would replace the whole cell)",
-                     f"wrap the answer in '{BEGIN_SOLUTION}' / '{END_SOLUTION}'")
+                     f"wrap the answer in '{MARK}{BEGIN_SOLUTION}' / '{MARK}{END_SOLUTION}'")
         if spans and not err:
             body = code.split("\n")
             for a, b in spans:
                 if any(s.lstrip().startswith("#|") for s in body[a + 1:b]):
                     self.add(line, "a '#|' directive sits between the solution markers "
                              "(the student edition would lose it)",
-                             "move the directive above the '### BEGIN SOLUTION' line")
+                             f"move the directive above the '{MARK}{BEGIN_SOLUTION}' line")
                     break
             if _exported(cell):
-                before, after = _api(code), _api(_stub(code))
+                before, after = _api(code), _api(stub_solutions(code))
                 if before is not None and after is not None and before - after:
                     lost = ", ".join(sorted(before - after))
                     self.add(line, f"the solution markers enclose the definition of {lost}: "
                              "the student edition would not define it",
-                             "keep 'def'/'class' header lines above '### BEGIN SOLUTION'")
-        spans, err = _regions(code, BEGIN_HIDDEN, END_HIDDEN)
+                             f"keep 'def'/'class' header lines above '{MARK}{BEGIN_SOLUTION}'")
+        spans, err = regions(code, BEGIN_HIDDEN, END_HIDDEN)
         if err:
             self.add(line, f"hidden-test markers: {err}",
-                     f"pair every '{BEGIN_HIDDEN}' with a later '{END_HIDDEN}'")
+                     f"pair every '{MARK}{BEGIN_HIDDEN}' with a later '{MARK}{END_HIDDEN}'")
         if (spans or err) and meta.get("grade") is not True:
             self.add(line, "hidden tests in a cell that is not graded",
                      "put hidden tests only in graded (\"grade\": true) cells")

@@ -41,13 +41,8 @@ from tito import export as exporter
 # goes without it: a student waits for their tests, not for an import.
 sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
-# The nbgrader delimiters, each spelled in two pieces: this file ships in the student edition,
-# and the release checks that the edition never contains the delimiters themselves.
-BEGIN_SOLUTION = "BEGIN " + "SOLUTION"
-END_SOLUTION = "END " + "SOLUTION"
-BEGIN_HIDDEN = "BEGIN " + "HIDDEN TESTS"
-END_HIDDEN = "END " + "HIDDEN TESTS"
-DELIMITERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN)
+from tito.cellformat import (BEGIN_HIDDEN, BEGIN_SOLUTION, DELIMITERS,  # noqa: E402,F401
+                             END_HIDDEN, END_SOLUTION, has_delimiters)
 
 BUILD_PREFIX = "build-"
 BACKUP_DIR = "backups"
@@ -84,10 +79,6 @@ def rel(path: Path, root: Path) -> str:
         return Path(path).relative_to(root).as_posix()
     except ValueError:
         return str(path)
-
-
-def has_delimiters(text: str) -> bool:
-    return any(d in text for d in DELIMITERS)
 
 
 # ---- stripping solutions with nbgrader ------------------------------------------------------

@@ -20,66 +20,40 @@ from tinytorch.core.tensor import Tensor, as_tensor, record_op
 def relu(x: Tensor) -> Tensor:
     """Rectified linear unit, elementwise: ``max(0, x)`` (op name "relu"; save ``out``).
 
-    TODO: zero every negative element, keep the rest, and record the op.
-    APPROACH:
-        1. ``x = as_tensor(x)`` so lists and arrays work too.
-        2. Compute ``out`` from ``x.data`` with one numpy call.
-        3. ``return record_op(out, "relu", (x,), out=out)``
-    EXAMPLE:
+    Example:
         >>> relu(Tensor([-2.0, 0.0, 3.0])).data.tolist()
         [0.0, 0.0, 3.0]
-    HINTS:
-        - ``np.maximum`` compares elementwise (``np.max`` reduces — not what you want).
-        - A Python ``0`` does not change the dtype: float32 in, float32 out.
-        - Do not modify ``x.data`` in place: the input may be needed again.
     """
-    ### BEGIN SOLUTION
     x = as_tensor(x)
     out = np.maximum(x.data, 0)
     return record_op(out, "relu", (x,), out=out)
-    ### END SOLUTION
 
 
 def sigmoid(x: Tensor) -> Tensor:
     """Logistic sigmoid ``1 / (1 + e^(-x))``, stable for any input (op name "sigmoid"; save ``out``).
 
-    TODO: compute the sigmoid without ever taking ``exp`` of a large positive number.
-    APPROACH:
-        1. ``z = np.exp(-np.abs(x.data))`` — always in (0, 1].
-        2. Where ``x >= 0`` the answer is ``1 / (1 + z)``; elsewhere it is ``z / (1 + z)``.
-        3. ``return record_op(out, "sigmoid", (x,), out=out)``
-    EXAMPLE:
+    Example:
         >>> sigmoid(Tensor([0.0])).item()
         0.5
         >>> sigmoid(Tensor([-1000.0, 1000.0])).data.tolist()    # no warning, no nan
         [0.0, 1.0]
-    HINTS:
-        - ``np.where(x.data >= 0, a, b)`` picks elementwise between two arrays of the same shape.
-        - Python numbers such as ``1`` keep float32 arrays float32.
     """
-    ### BEGIN SOLUTION
     x = as_tensor(x)
     z = np.exp(-np.abs(x.data))
     out = np.where(x.data >= 0, 1 / (1 + z), z / (1 + z))
     return record_op(out, "sigmoid", (x,), out=out)
-    ### END SOLUTION
 
 
 def tanh(x: Tensor) -> Tensor:
     """Hyperbolic tangent, elementwise (op name "tanh"; save ``out``).
 
-    TODO: compute tanh and record the op with the output saved.
-    APPROACH: ``out = np.tanh(x.data)``, then ``record_op(out, "tanh", (x,), out=out)``.
-    EXAMPLE:
+    Example:
         >>> round(tanh(Tensor([1.0])).item(), 4)
         0.7616
-    HINTS: remember ``x = as_tensor(x)`` first, as in ``relu``.
     """
-    ### BEGIN SOLUTION
     x = as_tensor(x)
     out = np.tanh(x.data)
     return record_op(out, "tanh", (x,), out=out)
-    ### END SOLUTION
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)   # a Python float: float32 stays float32
@@ -89,47 +63,24 @@ _GELU_CUBIC = 0.044715
 def gelu(x: Tensor) -> Tensor:
     """Gaussian error linear unit, tanh approximation (op name "gelu"; nothing saved).
 
-    TODO: compute ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x**3)))`` elementwise.
-    APPROACH:
-        1. ``xc = np.clip(x.data, -10, 10)`` — used only inside the tanh, so the cube cannot
-           overflow (the tanh is already exactly ±1 there).
-        2. ``u = _SQRT_2_OVER_PI * (xc + _GELU_CUBIC * xc * xc * xc)``
-        3. ``out = 0.5 * x.data * (1 + np.tanh(u))`` — with the *unclipped* ``x``.
-        4. ``return record_op(out, "gelu", (x,))``
-    EXAMPLE:
+    Example:
         >>> [round(v, 4) for v in gelu(Tensor([-1.0, 0.0, 1.0])).data.tolist()]
         [-0.1588, 0.0, 0.8412]
-    HINTS:
-        - Large positive x: ``gelu(x)`` is ``x``. Large negative x: it is 0.
-        - The constants above are Python floats on purpose (see the markdown).
-        - Write the cube as ``xc * xc * xc``; section 8 measures why.
     """
-    ### BEGIN SOLUTION
     x = as_tensor(x)
     xc = np.clip(x.data, -10, 10)
     u = _SQRT_2_OVER_PI * (xc + _GELU_CUBIC * xc * xc * xc)
     out = 0.5 * x.data * (1 + np.tanh(u))
     return record_op(out, "gelu", (x,))
-    ### END SOLUTION
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
     """Softmax along ``dim``: non-negative values that sum to 1 (op name "softmax").
 
-    TODO: exponentiate the max-shifted input and normalise along ``dim``; save ``dim``, ``out``.
-    APPROACH:
-        1. If ``x.data.size == 0``, ``out`` is ``x.data.copy()`` (nothing to normalise).
-        2. Otherwise: ``shifted = x.data - x.data.max(axis=dim, keepdims=True)``
-        3. ``e = np.exp(shifted)``; ``out = e / e.sum(axis=dim, keepdims=True)``
-        4. ``return record_op(out, "softmax", (x,), dim=dim, out=out)``
-    EXAMPLE:
+    Example:
         >>> softmax(Tensor([[1.0, 1.0], [0.0, 1000.0]])).data.tolist()
         [[0.5, 0.5], [0.0, 1.0]]
-    HINTS:
-        - ``keepdims=True`` keeps the reduced axis with size 1, so it broadcasts back.
-        - Never take ``np.exp`` of the raw logits: ``np.exp(1000.0)`` is ``inf``.
     """
-    ### BEGIN SOLUTION
     x = as_tensor(x)
     if x.data.size == 0:
         out = x.data.copy()
@@ -138,7 +89,6 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
         e = np.exp(shifted)
         out = e / e.sum(axis=dim, keepdims=True)
     return record_op(out, "softmax", (x,), dim=dim, out=out)
-    ### END SOLUTION
 
 
 class Activation:
@@ -164,48 +114,36 @@ class Activation:
 class ReLU(Activation):
     """``ReLU()(x)`` applies ``relu`` to ``x``.
 
-    TODO: make ``forward`` of each class below call the function you wrote for it.
-    APPROACH: one line each — ``return relu(x)``, ``return sigmoid(x)``, ...;
-              ``Softmax`` passes its own ``self.dim``.
-    EXAMPLE:
+    Example:
         >>> ReLU()(Tensor([-1.0, 2.0])).data.tolist()
         [0.0, 2.0]
         >>> Softmax(dim=0)
         Softmax(dim=0)
-    HINTS: ``__call__`` and ``__repr__`` come from ``Activation``; you only write ``forward``.
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        ### BEGIN SOLUTION
         return relu(x)
-        ### END SOLUTION
 
 
 class Sigmoid(Activation):
     """``Sigmoid()(x)`` applies the stable ``sigmoid``."""
 
     def forward(self, x: Tensor) -> Tensor:
-        ### BEGIN SOLUTION
         return sigmoid(x)
-        ### END SOLUTION
 
 
 class Tanh(Activation):
     """``Tanh()(x)`` applies ``tanh``."""
 
     def forward(self, x: Tensor) -> Tensor:
-        ### BEGIN SOLUTION
         return tanh(x)
-        ### END SOLUTION
 
 
 class GELU(Activation):
     """``GELU()(x)`` applies ``gelu`` (the tanh approximation)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        ### BEGIN SOLUTION
         return gelu(x)
-        ### END SOLUTION
 
 
 class Softmax(Activation):
@@ -218,6 +156,4 @@ class Softmax(Activation):
         return f"dim={self.dim}"
 
     def forward(self, x: Tensor) -> Tensor:
-        ### BEGIN SOLUTION
         return softmax(x, self.dim)
-        ### END SOLUTION

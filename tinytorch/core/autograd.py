@@ -41,68 +41,44 @@ def registered_ops() -> list[str]:
 def add_backward(grad: np.ndarray, node: Node) -> tuple:
     """Gradients of ``a + b``.
 
-    TODO: return ``(grad_a, grad_b)``; an entry is ``None`` when ``node.needs[i]`` is False.
-    APPROACH: the derivative of ``a + b`` is 1 for both inputs, so both get ``grad`` itself.
-    EXAMPLE: add_backward(g, node) -> (g, g) when both inputs need a gradient
-    HINTS: ``g if node.needs[0] else None`` — no copy is needed.
+    Example: add_backward(g, node) -> (g, g) when both inputs need a gradient
     """
-    ### BEGIN SOLUTION
     return (grad if node.needs[0] else None, grad if node.needs[1] else None)
-    ### END SOLUTION
 
 
 @backward_rule("sub")
 def sub_backward(grad: np.ndarray, node: Node) -> tuple:
     """Gradients of ``a - b``: ``grad`` and ``-grad``."""
-    ### BEGIN SOLUTION
     return (grad if node.needs[0] else None, -grad if node.needs[1] else None)
-    ### END SOLUTION
 
 
 @backward_rule("mul")
 def mul_backward(grad: np.ndarray, node: Node) -> tuple:
-    """Gradients of ``a * b``: each input gets ``grad`` times the *other* input.
-
-    HINTS: ``a, b = node.inputs``; use ``a.data`` and ``b.data``.
-    """
-    ### BEGIN SOLUTION
+    """Gradients of ``a * b``: each input gets ``grad`` times the *other* input."""
     a, b = node.inputs
     return (grad * b.data if node.needs[0] else None,
             grad * a.data if node.needs[1] else None)
-    ### END SOLUTION
 
 
 @backward_rule("div")
 def div_backward(grad: np.ndarray, node: Node) -> tuple:
     """Gradients of ``a / b``: ``grad / b`` and ``-grad * a / b**2``."""
-    ### BEGIN SOLUTION
     a, b = node.inputs
     grad_a = grad / b.data if node.needs[0] else None
     grad_b = -grad * a.data / (b.data * b.data) if node.needs[1] else None
     return (grad_a, grad_b)
-    ### END SOLUTION
 
 
 @backward_rule("neg")
 def neg_backward(grad: np.ndarray, node: Node) -> tuple:
     """Gradient of ``-a``. A one-input rule still returns a tuple: ``(grad_a,)``."""
-    ### BEGIN SOLUTION
     return (-grad,)
-    ### END SOLUTION
 
 
 @backward_rule("pow")
 def pow_backward(grad: np.ndarray, node: Node) -> tuple:
     """Gradients of ``a ** e``; the inputs are ``(a, e)`` and ``node.saved["out"]`` is ``a ** e``.
-
-    TODO: ``grad * e * a**(e - 1)`` for ``a``; ``grad * out * ln(a)`` for ``e``.
-    HINTS: the exponent rarely needs a gradient (``x ** 2``), so check ``node.needs[1]`` before
-        paying for a logarithm. Two places where numpy computes ``nan`` but the answer is 0:
-        the gradient to ``a`` where ``e == 0`` (``a ** 0`` is constant, yet numpy computes
-        ``0 * 0**-1`` at ``a == 0``), and the gradient to ``e`` where ``a == 0`` and ``e >= 0``
-        (``0 * ln 0`` has the limit 0). ``np.where(mask, 0, g).astype(g.dtype)`` sets them.
     """
-    ### BEGIN SOLUTION
     a, e = node.inputs
     grad_a = grad_e = None
     if node.needs[0]:
@@ -115,26 +91,14 @@ def pow_backward(grad: np.ndarray, node: Node) -> tuple:
             grad_e = grad * node.saved["out"] * np.log(a.data)
         grad_e = np.where((a.data == 0) & (e.data >= 0), 0, grad_e).astype(grad_e.dtype)
     return (grad_a, grad_e)
-    ### END SOLUTION
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum ``grad`` down to ``shape``, undoing numpy broadcasting.
 
-    TODO: sum over the leading dimensions ``shape`` does not have, and over every dimension
-        where ``shape`` has size 1 but ``grad`` does not.
-    APPROACH:
-        1. If the shapes already agree, return ``grad`` unchanged (no copy).
-        2. ``extra = grad.ndim - len(shape)``; if negative, return ``grad`` (it cannot be a
-           broadcast; the engine's shape check will report it).
-        3. Collect the axes to sum: ``0 .. extra-1``, plus ``extra + i`` for every ``i``
-           where ``shape[i] == 1`` and ``grad.shape[extra + i] != 1``.
-        4. One ``grad.sum(axis=axes, keepdims=True)``, then drop the first ``extra`` dims.
-    EXAMPLE: unbroadcast(np.ones((32, 10)), (10,)) -> array of 32.0, shape (10,)
+    Example: unbroadcast(np.ones((32, 10)), (10,)) -> array of 32.0, shape (10,)
              unbroadcast(np.ones((3, 4)), (3, 1))  -> array of 4.0, shape (3, 1)
-    HINTS: dropping leading size-1 dims: ``out.reshape(out.shape[extra:])``.
     """
-    ### BEGIN SOLUTION
     shape = tuple(shape)
     if grad.shape == shape:
         return grad
@@ -145,24 +109,13 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
         extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
     out = grad.sum(axis=axes, keepdims=True) if axes else grad
     return out.reshape(out.shape[extra:])
-    ### END SOLUTION
 
 
 def topological_order(root: Tensor) -> list[Tensor]:
     """Every tensor with a graph note that ``root`` depends on, consumers before producers.
 
-    TODO: iterative depth-first search from ``root`` over ``t._node.inputs``.
-    APPROACH:
-        1. If ``root._node`` is None, return ``[]``.
-        2. ``stack = [(root, False)]``, ``visited = set()``, ``order = []``.
-        3. Pop ``(t, expanded)``. If expanded, append ``t`` to ``order``. Otherwise, unless
-           ``id(t)`` was visited: mark it, push ``(t, True)``, then push ``(inp, False)`` for
-           every input with ``needs[i]`` True and a ``_node`` of its own.
-        4. Return ``order`` reversed (``root`` first).
-    EXAMPLE: for L = (a*b + c)**2 the order is [L, d, e] (three ops; a, b, c are leaves).
-    HINTS: ``zip(node.inputs, node.needs)``; never call the function recursively.
+    Example: for L = (a*b + c)**2 the order is [L, d, e] (three ops; a, b, c are leaves).
     """
-    ### BEGIN SOLUTION
     if root._node is None:
         return []
     order: list[Tensor] = []
@@ -183,27 +136,16 @@ def topological_order(root: Tensor) -> list[Tensor]:
                 stack.append((inp, False))
     order.reverse()
     return order
-    ### END SOLUTION
 
 
 def accumulate_grad(leaf: Tensor, grad: np.ndarray) -> None:
-    """Add ``grad`` to ``leaf.grad`` (a Tensor, or None before the first contribution).
-
-    TODO: store the first contribution without copying; sum later ones into a NEW array.
-    APPROACH:
-        1. ``leaf.grad is None``: wrap ``grad`` in a Tensor — copy it first only when it is
-           read-only (``not grad.flags.writeable``).
-        2. Otherwise ``leaf.grad = Tensor(leaf.grad.data + grad)``.
-    HINTS: never ``+=`` on an array that is already somebody's ``.grad``.
-    """
-    ### BEGIN SOLUTION
+    """Add ``grad`` to ``leaf.grad`` (a Tensor, or None before the first contribution)."""
     if leaf.grad is None:
         if not grad.flags.writeable:
             grad = grad.copy()
         leaf.grad = Tensor(grad)
     else:
         leaf.grad = Tensor(leaf.grad.data + grad)
-    ### END SOLUTION
 
 
 def _initial_gradient(tensor: Tensor, gradient) -> np.ndarray:
@@ -274,21 +216,8 @@ def _fit(grad, inp: Tensor, op: str, i: int) -> np.ndarray:
 def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
     """Fill ``.grad`` of every leaf that ``tensor`` depends on (``Tensor.backward`` calls this).
 
-    TODO: walk the graph in topological order, run each rule once, pass gradients on.
-    APPROACH:
-        1. ``g = _initial_gradient(tensor, gradient)``. If ``tensor`` is itself a leaf
-           (``_node is None``), ``accumulate_grad`` it and return.
-        2. ``grads = {id(tensor): g}``. For each ``t`` in ``topological_order(tensor)``:
-           ``node = t._node``, ``g = grads.pop(id(t))``, ``results = _run_rule(node, g)``.
-        3. For each ``(inp, need, r)`` in ``zip(node.inputs, node.needs, results)`` with
-           ``need`` True: ``r = _fit(r, inp, node.op, i)``; a leaf gets
-           ``accumulate_grad(inp, r)``; a non-leaf gets ``r`` stored in ``grads`` — or added
-           (into a new array) to what is already there.
-        4. Unless ``retain_graph``, free the note: ``node.saved = None``, ``node.inputs = ()``.
-    EXAMPLE: L = (a*b + c)**2 with a=2, b=-3, c=10: backward(L) gives a.grad = -24.
-    HINTS: ``enumerate`` gives you ``i`` for the error message of ``_fit``.
+    Example: L = (a*b + c)**2 with a=2, b=-3, c=10: backward(L) gives a.grad = -24.
     """
-    ### BEGIN SOLUTION
     g = _initial_gradient(tensor, gradient)
     if tensor._node is None:
         accumulate_grad(tensor, g)
@@ -310,7 +239,6 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
         if not retain_graph:
             node.saved = None
             node.inputs = ()
-    ### END SOLUTION
 
 
 def gradcheck(fn: Callable, inputs: Sequence[Tensor], eps: float = 1e-6, atol: float = 1e-5,
@@ -388,19 +316,8 @@ def _swap(x: np.ndarray) -> np.ndarray:
 def matmul_backward(grad: np.ndarray, node: Node) -> tuple:
     """Gradients of ``a @ b`` for 1-D, 2-D and batched operands.
 
-    TODO: ``grad @ bᵀ`` for ``a`` and ``aᵀ @ grad`` for ``b``, with 1-D operands promoted.
-    APPROACH:
-        1. Both 1-D: return ``grad * b`` and ``grad * a``.
-        2. ``a`` 1-D: use ``a[None, :]`` and ``grad[..., None, :]``; afterwards take
-           ``grad_a[..., 0, :]``. ``b`` 1-D: use ``b[:, None]`` and ``grad[..., None]``;
-           afterwards take ``grad_b[..., 0]``.
-        3. ``grad_a = grad @ swap(b)``, ``grad_b = swap(a) @ grad`` — each only if needed.
-    EXAMPLE: a (2, 3), b (3, 4), grad (2, 4) -> grad_a (2, 3), grad_b (3, 4)
-    HINTS: extra batch dimensions in a gradient are fine: the engine sums them away. A batched
-        ``a`` with a 2-D ``b`` (a layer applied to ``(batch, seq, k)``) is cheaper as one
-        matmul after ``reshape(-1, k)`` than as a stack of products summed afterwards.
+    Example: a (2, 3), b (3, 4), grad (2, 4) -> grad_a (2, 3), grad_b (3, 4)
     """
-    ### BEGIN SOLUTION
     A, B = node.inputs[0].data, node.inputs[1].data
     if A.ndim == 1 and B.ndim == 1:
         return (grad * B if node.needs[0] else None, grad * A if node.needs[1] else None)
@@ -422,7 +339,6 @@ def matmul_backward(grad: np.ndarray, node: Node) -> tuple:
         if b_vec:
             grad_b = grad_b[..., 0]
     return (grad_a, grad_b)
-    ### END SOLUTION
 
 
 def _reduced_axes(dim, ndim: int) -> tuple:
@@ -444,51 +360,30 @@ def _restore_dims(grad: np.ndarray, node: Node, ndim: int) -> np.ndarray:
 def sum_backward(grad: np.ndarray, node: Node) -> tuple:
     """Gradient of a sum: ``grad`` copied (as a view) to every element that was summed.
 
-    TODO: restore the reduced dimensions, then broadcast to the input's shape.
-    APPROACH: ``g = _restore_dims(grad, node, x.ndim)``; ``np.broadcast_to(g, x.shape)``.
-    EXAMPLE: x (2, 3), sum(dim=1), grad [1, 2] -> [[1, 1, 1], [2, 2, 2]]
-    HINTS: ``_restore_dims`` (given) handles ``dim=None``, negative dims and ``keepdim``.
+    Example: x (2, 3), sum(dim=1), grad [1, 2] -> [[1, 1, 1], [2, 2, 2]]
     """
-    ### BEGIN SOLUTION
     x = node.inputs[0]
     return (np.broadcast_to(_restore_dims(grad, node, x.ndim), x.shape),)
-    ### END SOLUTION
 
 
 @backward_rule("mean")
 def mean_backward(grad: np.ndarray, node: Node) -> tuple:
-    """Gradient of a mean: like sum, divided by how many elements each output averaged.
-
-    HINTS: that count is ``x.size // output size``; make it a Python ``int`` — a numpy
-        integer would turn a float32 gradient into float64.
-    """
-    ### BEGIN SOLUTION
+    """Gradient of a mean: like sum, divided by how many elements each output averaged."""
     x = node.inputs[0]
     count = int(x.data.size // max(np.size(grad), 1))
     g = _restore_dims(grad, node, x.ndim) / count
     return (np.broadcast_to(g, x.shape),)
-    ### END SOLUTION
 
 
 @backward_rule("max")
 def max_backward(grad: np.ndarray, node: Node) -> tuple:
-    """Gradient of a max: ``grad`` goes to the positions that held the maximum.
-
-    TODO: a mask of the positions equal to the (restored) output; ties share evenly.
-    APPROACH:
-        1. ``out`` and ``grad`` with their dimensions restored (``_restore_dims``).
-        2. ``mask = x.data == out``; ``count = mask.sum(axis=axes, keepdims=True)``.
-        3. ``mask * (grad / count)``.
-    HINTS: sum the mask with ``dtype=grad.dtype`` so the count does not upcast to float64.
-    """
-    ### BEGIN SOLUTION
+    """Gradient of a max: ``grad`` goes to the positions that held the maximum."""
     x = node.inputs[0]
     out = _restore_dims(node.saved["out"], node, x.ndim)
     mask = x.data == out
     count = mask.sum(axis=_reduced_axes(node.saved["dim"], x.ndim), keepdims=True,
                      dtype=grad.dtype)
     return (mask * (_restore_dims(grad, node, x.ndim) / count),)
-    ### END SOLUTION
 
 
 def _cannot_repeat(index) -> bool:
@@ -505,31 +400,21 @@ def _cannot_repeat(index) -> bool:
 @backward_rule("reshape")
 def reshape_backward(grad: np.ndarray, node: Node) -> tuple:
     """Gradient of a reshape: ``grad`` reshaped back to the input's shape."""
-    ### BEGIN SOLUTION
     return (grad.reshape(node.inputs[0].shape),)
-    ### END SOLUTION
 
 
 @backward_rule("transpose")
 def transpose_backward(grad: np.ndarray, node: Node) -> tuple:
     """Gradient of a permutation of axes (``node.saved["axes"]``): apply its inverse.
 
-    EXAMPLE: axes (2, 0, 1) has the inverse (1, 2, 0) — ``np.argsort(axes)``.
+    Example: axes (2, 0, 1) has the inverse (1, 2, 0) — ``np.argsort(axes)``.
     """
-    ### BEGIN SOLUTION
     return (np.transpose(grad, np.argsort(node.saved["axes"])),)
-    ### END SOLUTION
 
 
 @backward_rule("getitem")
 def getitem_backward(grad: np.ndarray, node: Node) -> tuple:
-    """Gradient of ``x[index]`` (``node.saved["index"]``): scatter ``grad`` into zeros.
-
-    TODO: zeros of the input's shape and dtype, then put ``grad`` at ``index``.
-    APPROACH: ``_cannot_repeat(index)``: ``full[index] = grad``; otherwise
-        ``np.add.at(full, index, grad)`` so repeated indices accumulate.
-    """
-    ### BEGIN SOLUTION
+    """Gradient of ``x[index]`` (``node.saved["index"]``): scatter ``grad`` into zeros."""
     x = node.inputs[0]
     index = node.saved["index"]
     full = np.zeros(x.shape, dtype=x.data.dtype)
@@ -538,101 +423,72 @@ def getitem_backward(grad: np.ndarray, node: Node) -> tuple:
     else:
         np.add.at(full, index, grad)
     return (full,)
-    ### END SOLUTION
 
 
 @backward_rule("exp")
 def exp_backward(grad: np.ndarray, node: Node) -> tuple:
     """Gradient of ``exp``: ``grad * out`` (``node.saved["out"]``)."""
-    ### BEGIN SOLUTION
     return (grad * node.saved["out"],)
-    ### END SOLUTION
 
 
 @backward_rule("log")
 def log_backward(grad: np.ndarray, node: Node) -> tuple:
     """Gradient of ``log``: ``grad / x``."""
-    ### BEGIN SOLUTION
     return (grad / node.inputs[0].data,)
-    ### END SOLUTION
 
 
 @backward_rule("relu")
 def relu_backward(grad: np.ndarray, node: Node) -> tuple:
-    """Gradient of ``relu``: ``grad`` where the output was positive, 0 elsewhere.
-
-    HINTS: ``grad * (out > 0)`` — multiplying by a boolean mask keeps float32.
-    """
-    ### BEGIN SOLUTION
+    """Gradient of ``relu``: ``grad`` where the output was positive, 0 elsewhere."""
     return (grad * (node.saved["out"] > 0),)
-    ### END SOLUTION
 
 
 @backward_rule("sigmoid")
 def sigmoid_backward(grad: np.ndarray, node: Node) -> tuple:
     """Gradient of ``sigmoid``: ``grad * out * (1 - out)``."""
-    ### BEGIN SOLUTION
     out = node.saved["out"]
     return (grad * out * (1 - out),)
-    ### END SOLUTION
 
 
 @backward_rule("tanh")
 def tanh_backward(grad: np.ndarray, node: Node) -> tuple:
     """Gradient of ``tanh``: ``grad * (1 - out²)``."""
-    ### BEGIN SOLUTION
     out = node.saved["out"]
     return (grad * (1 - out * out),)
-    ### END SOLUTION
 
 
 @backward_rule("gelu")
 def gelu_backward(grad: np.ndarray, node: Node) -> tuple:
     """Gradient of the tanh approximation of GELU, recomputed from the input (see the table)."""
-    ### BEGIN SOLUTION
     x = node.inputs[0].data
     c = math.sqrt(2.0 / math.pi)
     x2 = x * x
     t = np.tanh(c * (x + 0.044715 * x * x2))
     local = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x2)
     return (grad * local,)
-    ### END SOLUTION
 
 
 @backward_rule("softmax")
 def softmax_backward(grad: np.ndarray, node: Node) -> tuple:
-    """Gradient of ``softmax`` along ``node.saved["dim"]``; ``s = node.saved["out"]``.
-
-    TODO: ``s * (grad - sum(grad * s, along dim, keepdims=True))``.
-    """
-    ### BEGIN SOLUTION
+    """Gradient of ``softmax`` along ``node.saved["dim"]``; ``s = node.saved["out"]``."""
     s, dim = node.saved["out"], node.saved["dim"]
     gs = grad * s
     return (gs - s * gs.sum(axis=dim, keepdims=True),)
-    ### END SOLUTION
 
 
 @backward_rule("log_softmax")
 def log_softmax_backward(grad: np.ndarray, node: Node) -> tuple:
     """Gradient of ``log_softmax`` along ``dim``: ``grad - exp(out) * sum(grad, dim)``."""
-    ### BEGIN SOLUTION
     out, dim = node.saved["out"], node.saved["dim"]
     return (grad - np.exp(out) * grad.sum(axis=dim, keepdims=True),)
-    ### END SOLUTION
 
 
 @backward_rule("cross_entropy")
 def cross_entropy_backward(grad: np.ndarray, node: Node) -> tuple:
     """Gradient of the fused cross-entropy with respect to the logits.
 
-    TODO: ``probs - onehot(target)``, scaled by ``grad`` (and divided by N for "mean").
-    APPROACH:
-        1. ``g = probs.copy()``; ``g[np.arange(N), target] -= 1`` (our own copy: in place is
-           safe here).
-        2. "mean": ``g *= grad / N``; "sum": ``g *= grad``; "none": ``g *= grad[:, None]``.
-    EXAMPLE: probs [[0.5, 0.5]], target [1], mean -> [[0.5, -0.5]]
+    Example: probs [[0.5, 0.5]], target [1], mean -> [[0.5, -0.5]]
     """
-    ### BEGIN SOLUTION
     probs = node.saved["probs"]
     target = np.asarray(getattr(node.saved["target"], "data", node.saved["target"]))
     n = probs.shape[0]
@@ -646,17 +502,11 @@ def cross_entropy_backward(grad: np.ndarray, node: Node) -> tuple:
     else:
         g *= grad[:, None]
     return (g,)
-    ### END SOLUTION
 
 
 @backward_rule("binary_cross_entropy")
 def binary_cross_entropy_backward(grad: np.ndarray, node: Node) -> tuple:
-    """Gradient of the fused binary cross-entropy with respect to the probabilities.
-
-    HINTS: ``(p - t) / (p * (1 - p))`` with the saved, clamped ``p``; divide by ``p.size`` for
-        "mean", multiply by ``grad`` (elementwise for "none").
-    """
-    ### BEGIN SOLUTION
+    """Gradient of the fused binary cross-entropy with respect to the probabilities."""
     p = node.saved["p"]
     t = np.asarray(getattr(node.saved["target"], "data", node.saved["target"]))
     g = (p - t.astype(p.dtype, copy=False)) / (p * (1 - p))
@@ -665,18 +515,14 @@ def binary_cross_entropy_backward(grad: np.ndarray, node: Node) -> tuple:
     else:
         g *= grad
     return (g,)
-    ### END SOLUTION
 
 
 @backward_rule("linear")
 def linear_backward(grad: np.ndarray, node: Node) -> tuple:
     """Gradients of ``x @ W.T + b`` for inputs ``(x, W)`` or ``(x, W, b)``.
 
-    TODO: grad_x = ``grad @ W``; grad_W = ``grad2.T @ x2``; grad_b = ``grad2.sum(0)``, where
-        ``grad2``, ``x2`` are ``grad`` and ``x`` flattened to 2-D rows. Only what is needed.
-    EXAMPLE: x (32, 784), W (128, 784), grad (32, 128) -> (32, 784), (128, 784), (128,)
+    Example: x (32, 784), W (128, 784), grad (32, 128) -> (32, 784), (128, 784), (128,)
     """
-    ### BEGIN SOLUTION
     x, w = node.inputs[0].data, node.inputs[1].data
     if x.dtype != grad.dtype and not np.issubdtype(x.dtype, np.floating):
         x = x.astype(grad.dtype)       # raw integer pixels: keep the matmul in float32
@@ -687,20 +533,14 @@ def linear_backward(grad: np.ndarray, node: Node) -> tuple:
         return (grad_x, grad_w)
     grad_b = grad2.sum(axis=0) if node.needs[2] else None
     return (grad_x, grad_w, grad_b)
-    ### END SOLUTION
 
 
 class no_grad:
     """Context manager and decorator that turns graph recording off, then restores it.
 
-    TODO: ``__enter__`` switches the mode to ``self.mode`` and remembers the previous mode;
-        ``__exit__`` restores it (also when the block raised).
-    APPROACH: ``self._previous.append(set_grad_enabled(self.mode))`` and
-        ``set_grad_enabled(self._previous.pop())``.
-    EXAMPLE:
+    Example:
         >>> with no_grad():
         ...     y = w * 2          # y._node is None
-    HINTS: return False from ``__exit__`` so that exceptions propagate.
     """
 
     mode = False
@@ -712,16 +552,12 @@ class no_grad:
         return self(func) if func is not None else self
 
     def __enter__(self) -> "no_grad":
-        ### BEGIN SOLUTION
         self._previous.append(set_grad_enabled(self.mode))
         return self
-        ### END SOLUTION
 
     def __exit__(self, *exc) -> bool:
-        ### BEGIN SOLUTION
         set_grad_enabled(self._previous.pop())
         return False
-        ### END SOLUTION
 
     def __call__(self, func: Callable) -> Callable:
         @functools.wraps(func)

@@ -35,28 +35,15 @@ class Dataset:
 class TensorDataset(Dataset):
     """Samples taken along the first dimension of one or more tensors.
 
-    TODO: store the tensors, check they agree on their first dimension, and index them.
-    APPROACH:
-        1. ``__init__``: turn every argument into a Tensor (``Tensor(t)`` keeps a numpy array's
-           dtype and does not copy it). Raise ``ValueError`` if there are no tensors, if one is
-           0-d, or if their first dimensions differ (name the sizes in the message).
-           Keep them in ``self.tensors`` as a tuple.
-        2. ``__len__``: the size of the first dimension.
-        3. ``__getitem__``: ``tuple(Tensor(t.data[index]) for t in self.tensors)``. The same
-           line serves an int (one sample) and an integer array (a whole batch).
-    EXAMPLE:
+    Example:
         >>> ds = TensorDataset(np.zeros((5, 2), np.float32), np.arange(5))
         >>> len(ds), ds[1][0].shape, ds[np.array([0, 4])][1].data.tolist()
         (5, (2,), [0, 4])
-    HINTS:
-        - An index may arrive as a Tensor: use its ``.data``.
-        - Index ``t.data`` directly (not ``t[index]``): a dataset is not part of any graph.
     """
 
     batched_indexing = True
 
     def __init__(self, *tensors):
-        ### BEGIN SOLUTION
         if not tensors:
             raise ValueError("TensorDataset needs at least one tensor")
         tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in tensors)
@@ -69,40 +56,24 @@ class TensorDataset(Dataset):
             raise ValueError(f"TensorDataset: all tensors need the same first dimension, got "
                              f"sizes {sizes} (shapes {shapes})")
         self.tensors = tensors
-        ### END SOLUTION
 
     def __len__(self) -> int:
-        ### BEGIN SOLUTION
         return self.tensors[0].shape[0]
-        ### END SOLUTION
 
     def __getitem__(self, index):
-        ### BEGIN SOLUTION
         if isinstance(index, Tensor):
             index = index.data
         return tuple(Tensor(t.data[index]) for t in self.tensors)
-        ### END SOLUTION
 
 
 def default_collate(samples: list):
     """Stack a list of samples into one batch.
 
-    TODO: stack field by field and return Tensors.
-    APPROACH:
-        1. No samples: raise ValueError.
-        2. If the first sample is a tuple or list, collate each field separately and return a
-           tuple: ``tuple(default_collate([s[i] for s in samples]) for i in range(...))``.
-        3. Tensors: ``Tensor(np.stack([s.data for s in samples]))``; numpy arrays or numpy
-           scalars: ``Tensor(np.stack(samples))``.
-        4. Python bools -> a bool tensor, ints -> int64, floats -> float32.
-        5. Anything else: raise TypeError naming the type.
-    EXAMPLE:
+    Example:
         >>> xb, yb = default_collate([(Tensor([1., 2.]), 0), (Tensor([3., 4.]), 1)])
         >>> xb.shape, yb.dtype
         ((2, 2), dtype('int64'))
-    HINTS: check ``bool`` before ``int``: in Python, ``True`` is an ``int`` too.
     """
-    ### BEGIN SOLUTION
     if len(samples) == 0:
         raise ValueError("default_collate: no samples to stack")
     first = samples[0]
@@ -120,7 +91,6 @@ def default_collate(samples: list):
         return Tensor(np.asarray(samples, dtype=np.float32))
     raise TypeError(f"default_collate: cannot batch samples of type {type(first).__name__}; "
                     f"pass collate_fn= to the DataLoader")
-    ### END SOLUTION
 
 
 class DataLoader:
@@ -129,26 +99,10 @@ class DataLoader:
     ``DataLoader(dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
     collate_fn=None)``. Each ``for`` loop over the loader is one epoch.
 
-    TODO: implement ``__len__``, ``epoch_order``, ``__iter__`` and ``_batches``.
-    APPROACH:
-        - ``__len__``: ``N // B`` with ``drop_last``, else ``ceil(N / B)`` (``-(-N // B)``).
-        - ``epoch_order(epoch)``: ``np.arange(N)`` without shuffle; with a seed,
-          ``np.random.default_rng([self.seed, epoch]).permutation(N)``; without a seed,
-          ``default_generator().permutation(N)``.
-        - ``__iter__``: ``order = self.epoch_order(self.epoch)``, then ``self.epoch += 1``,
-          then ``return self._batches(order)``.
-        - ``_batches(order)`` (a generator): step through ``order`` in slices of ``batch_size``;
-          skip a short last slice when ``drop_last``; if the dataset has ``batched_indexing``
-          and no ``collate_fn`` was given, ``yield self.dataset[idx]``; otherwise yield
-          ``collate([self.dataset[int(i)] for i in idx])`` with ``collate_fn`` or
-          ``default_collate``.
-    EXAMPLE:
+    Example:
         >>> loader = DataLoader(TensorDataset(np.arange(10)), batch_size=4)
         >>> len(loader), [b[0].data.tolist() for b in loader]
         (3, [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]])
-    HINTS:
-        - ``getattr(self.dataset, "batched_indexing", False)`` works for any dataset.
-        - ``int(i)`` turns a numpy integer into the plain int a general dataset expects.
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
@@ -170,31 +124,24 @@ class DataLoader:
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        ### BEGIN SOLUTION
         n = len(self.dataset)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-        ### END SOLUTION
 
     def epoch_order(self, epoch: int) -> np.ndarray:
         """The order in which epoch ``epoch`` visits the samples (an int64 array)."""
-        ### BEGIN SOLUTION
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)
         if self.seed is None:
             return default_generator().permutation(n)
         return np.random.default_rng([self.seed, epoch]).permutation(n)
-        ### END SOLUTION
 
     def __iter__(self):
-        ### BEGIN SOLUTION
         order = self.epoch_order(self.epoch)
         self.epoch += 1
         return self._batches(order)
-        ### END SOLUTION
 
     def _batches(self, order: np.ndarray):
-        ### BEGIN SOLUTION
         vectorised = self.collate_fn is None and getattr(self.dataset, "batched_indexing", False)
         collate = self.collate_fn or default_collate
         for start in range(0, len(order), self.batch_size):
@@ -205,7 +152,6 @@ class DataLoader:
                 yield self.dataset[idx]
             else:
                 yield collate([self.dataset[int(i)] for i in idx])
-        ### END SOLUTION
 
     def __repr__(self) -> str:
         return (f"DataLoader({type(self.dataset).__name__} of {len(self.dataset)}, "
@@ -221,28 +167,10 @@ IDX_DTYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"
 def parse_idx(buffer: bytes) -> np.ndarray:
     """Decode the bytes of an IDX file into a numpy array in native byte order.
 
-    TODO: check the header, read the sizes, reinterpret the data bytes.
-    APPROACH:
-        1. At least 4 bytes, and the first two are zero; otherwise ``ValueError`` ("not an IDX
-           file", with the magic number in hex).
-        2. ``code, ndim = buffer[2], buffer[3]``; an unknown code -> ``ValueError``.
-        3. The sizes: ``ndim`` big-endian uint32 starting at offset 4 (check the header is
-           complete first).
-        4. The data must be exactly ``prod(sizes) * itemsize`` bytes after the header;
-           otherwise ``ValueError`` giving the expected and the actual byte counts (a truncated
-           download, or extra bytes).
-        5. ``np.frombuffer(buffer, dtype=IDX_DTYPES[code], count=..., offset=header)``, then
-           reshape, then convert to native byte order:
-           ``.astype(dtype.newbyteorder("="))`` (this also makes a writable copy).
-    EXAMPLE:
+    Example:
         >>> parse_idx(bytes([0, 0, 0x08, 1, 0, 0, 0, 3, 7, 8, 9])).tolist()
         [7, 8, 9]
-    HINTS:
-        - Indexing ``bytes`` gives an int: ``buffer[2] == 0x08``.
-        - ``int(np.prod(()))`` is 1: a 0-d IDX file holds one value.
-        - ``buffer[:4].hex()`` shows the magic number.
     """
-    ### BEGIN SOLUTION
     if len(buffer) < 4 or buffer[0] != 0 or buffer[1] != 0:
         raise ValueError(f"not an IDX file: magic number 0x{bytes(buffer[:4]).hex()} should "
                          f"start with two zero bytes (MNIST images use 0x00000803)")
@@ -264,17 +192,13 @@ def parse_idx(buffer: bytes) -> np.ndarray:
                          f"all, but there are {len(buffer)} bytes")
     data = np.frombuffer(buffer, dtype=dtype, count=count, offset=header).reshape(dims)
     return data.astype(dtype.newbyteorder("="))
-    ### END SOLUTION
 
 
 def scale_pixels(raw: np.ndarray) -> np.ndarray:
     """uint8 pixels 0..255 -> float32 in [0, 1].
 
-    TODO: refuse anything but uint8 (TypeError), then divide by 255 in float32.
-    EXAMPLE: scale_pixels(np.array([0, 255], np.uint8)).tolist() == [0.0, 1.0]
-    HINTS: scaling twice is a classic bug; the uint8 check catches it.
+    Example: scale_pixels(np.array([0, 255], np.uint8)).tolist() == [0.0, 1.0]
     """
-    ### BEGIN SOLUTION
     raw = np.asarray(raw)
     if raw.dtype != np.uint8:
         raise TypeError(f"scale_pixels expects uint8 pixels (0..255), got {raw.dtype}; "
@@ -282,30 +206,16 @@ def scale_pixels(raw: np.ndarray) -> np.ndarray:
     out = raw.astype(np.float32)
     out /= np.float32(255.0)
     return out
-    ### END SOLUTION
 
 
 def compute_mean_std(images) -> tuple[float, float]:
-    """Mean and standard deviation over every value of ``images`` (array or Tensor).
-
-    TODO: return two Python floats, accumulated in float64.
-    HINTS: ``x.mean(dtype=np.float64)`` and ``x.std(dtype=np.float64)``.
-    """
-    ### BEGIN SOLUTION
+    """Mean and standard deviation over every value of ``images`` (array or Tensor)."""
     x = images.data if isinstance(images, Tensor) else np.asarray(images)
     return float(x.mean(dtype=np.float64)), float(x.std(dtype=np.float64))
-    ### END SOLUTION
 
 
 def normalize(images, mean: float, std: float):
-    """``(images - mean) / std`` in float32; a Tensor in gives a Tensor out.
-
-    TODO: standardise with the given statistics without leaving float32.
-    APPROACH: take ``.data`` of a Tensor; compute with ``np.float32(mean)`` and
-              ``np.float32(std)``; wrap the result in a Tensor if the input was one.
-    HINTS: ``std`` must be positive: raise ValueError otherwise.
-    """
-    ### BEGIN SOLUTION
+    """``(images - mean) / std`` in float32; a Tensor in gives a Tensor out."""
     if not std > 0:
         raise ValueError(f"normalize: std must be positive, got {std}")
     is_tensor = isinstance(images, Tensor)
@@ -313,4 +223,3 @@ def normalize(images, mean: float, std: float):
     out = (x - np.float32(mean)) / np.float32(std)
     out = out.astype(np.float32, copy=False)
     return Tensor(out) if is_tensor else out
-    ### END SOLUTION

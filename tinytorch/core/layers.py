@@ -20,30 +20,18 @@ from tinytorch.core.tensor import Tensor, as_tensor, default_generator, record_o
 class Parameter(Tensor):
     """A Tensor that a Module owns and an optimizer trains (requires_grad=True by default).
 
-    TODO: turn ``data`` into a numpy array following the rules below and initialise the Tensor.
-    APPROACH:
-        1. If ``data`` is a Tensor, take its ``.data`` (share it, do not copy).
-        2. A numpy array with a floating dtype is used as it is (float64 parameters are allowed:
-           module 05's gradient checks use them). Anything else — Python numbers, lists,
-           integer arrays — becomes float32.
-        3. Call ``super().__init__(array, requires_grad=requires_grad)``.
-    EXAMPLE:
+    Example:
         >>> w = Parameter([[1, 2], [3, 4]])
         >>> w.dtype, w.requires_grad, isinstance(w, Tensor)
         (dtype('float32'), True, True)
-    HINTS:
-        - ``np.issubdtype(arr.dtype, np.floating)`` tells whether an array holds floats.
-        - ``np.asarray(data, dtype=np.float32)`` converts lists, numbers and integer arrays.
     """
 
     def __init__(self, data, requires_grad: bool = True):
-        ### BEGIN SOLUTION
         if isinstance(data, Tensor):
             data = data.data
         if not (isinstance(data, np.ndarray) and np.issubdtype(data.dtype, np.floating)):
             data = np.asarray(data, dtype=np.float32)
         super().__init__(data, requires_grad=requires_grad)
-        ### END SOLUTION
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
@@ -103,28 +91,11 @@ class Module:
     def __setattr__(self, name: str, value) -> None:
         """Store an attribute, registering Parameters and sub-Modules on the way.
 
-        TODO: keep ``self._parameters`` and ``self._modules`` in step with the attributes.
-        APPROACH:
-            1. ``params = self.__dict__.get("_parameters")``. If it is None, ``__init__`` never
-               ran: ``raise _forgot_super(self, name, assigning=True)``.
-            2. If ``name`` is already a registered parameter and ``value`` is neither a
-               Parameter nor None, raise ``TypeError`` (``self.weight = self.weight * 2``
-               would otherwise quietly replace a trained weight by a constant). Say how to
-               do it instead: wrap in ``Parameter(...)`` or change ``.data`` in place.
-            3. A Parameter goes into ``params[name]`` (and leaves ``self._modules``); a Module
-               goes into ``self._modules[name]`` (and leaves ``params``); any other value
-               removes ``name`` from both.
-            4. Store the attribute itself: ``object.__setattr__(self, name, value)``.
-        EXAMPLE:
+        Example:
             >>> m = Module(); m.w = Parameter([1.0]); m.note = "hello"
             >>> list(m._parameters), list(m._modules)
             (['w'], [])
-        HINTS:
-            - ``d.pop(name, None)`` removes a key that may be missing.
-            - Re-assigning an existing key of a dict keeps its position; keep that (do not pop
-              first), so replacing ``self.weight`` does not reorder ``named_parameters()``.
         """
-        ### BEGIN SOLUTION
         params = self.__dict__.get("_parameters")
         if params is None:
             raise _forgot_super(self, name, assigning=True)
@@ -143,7 +114,6 @@ class Module:
             params.pop(name, None)
             self._modules.pop(name, None)
         object.__setattr__(self, name, value)
-        ### END SOLUTION
 
     def __delattr__(self, name: str) -> None:
         self._parameters.pop(name, None)
@@ -201,24 +171,11 @@ class Module:
                          remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
         """Every parameter with its dotted name, e.g. ``("encoder.fc.bias", tensor)``.
 
-        TODO: walk the modules and yield ``(dotted_name, parameter)`` pairs.
-        APPROACH:
-            1. The modules to visit: ``self.named_modules(prefix, remove_duplicate)``, or only
-               ``[(prefix, self)]`` when ``recurse`` is False.
-            2. For each module, for each ``(name, p)`` in its ``_parameters``: the full name is
-               ``module_name + "." + name``, or just ``name`` when ``module_name`` is "".
-            3. With ``remove_duplicate`` (the default), skip a parameter you already yielded,
-               so tied weights appear once.
-        EXAMPLE:
+        Example:
             >>> net = Sequential(Linear(2, 3), ReLU(), Linear(3, 1))
             >>> [name for name, _ in net.named_parameters()]
             ['0.weight', '0.bias', '2.weight', '2.bias']
-        HINTS:
-            - Remember what you yielded in a set of ``id(p)``. (Tensors override ``==`` to
-              compare elementwise, so a set of the tensors themselves would not work.)
-            - ``yield`` inside the method makes it a generator, like PyTorch's.
         """
-        ### BEGIN SOLUTION
         seen = set()
         walk = (self.named_modules(prefix, remove_duplicate) if recurse
                 else [(prefix, self)])
@@ -229,7 +186,6 @@ class Module:
                         continue
                     seen.add(id(p))
                 yield (f"{module_name}.{name}" if module_name else name), p
-        ### END SOLUTION
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         """The parameters, each once: what you hand to an optimizer."""
@@ -240,35 +196,24 @@ class Module:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients of every parameter.
 
-        TODO: for each parameter, set ``.grad`` to None — or, with ``set_to_none=False``, fill
-        an existing gradient with zeros in place (a missing gradient stays None).
-        EXAMPLE: after ``model.zero_grad()`` every ``p.grad`` of ``model.parameters()`` is None.
-        HINTS: ``p.grad.data[...] = 0`` writes zeros into the existing array.
+        Example: after ``model.zero_grad()`` every ``p.grad`` of ``model.parameters()`` is None.
         """
-        ### BEGIN SOLUTION
         for p in self.parameters():
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
                 p.grad.data[...] = 0
-        ### END SOLUTION
 
     def train(self, mode: bool = True) -> "Module":
         """Put this module and every module below it in training mode (or eval with False).
 
-        TODO: set ``.training = mode`` on every module of the tree and return ``self``.
-        APPROACH: raise ValueError unless ``mode`` is a bool (``model.train(0.5)`` is a bug);
-                  then loop over ``self.modules()``.
-        EXAMPLE: ``model.train(False).training`` is False, and so is every sub-module's.
-        HINTS: returning ``self`` allows ``model = Net().eval()``.
+        Example: ``model.train(False).training`` is False, and so is every sub-module's.
         """
-        ### BEGIN SOLUTION
         if not isinstance(mode, bool):
             raise ValueError(f"train(mode) expects True or False, got {mode!r}")
         for module in self.modules():
             module.training = mode
         return self
-        ### END SOLUTION
 
     def eval(self) -> "Module":
         """Evaluation mode: the same as ``train(False)``."""
@@ -278,41 +223,19 @@ class Module:
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
         """A snapshot of the parameters: an OrderedDict from dotted name to a numpy copy.
 
-        TODO: build the dict from ``self.named_parameters(remove_duplicate=False)``.
-        APPROACH: every name, including the second name of a tied weight (like PyTorch, so a
-                  model can be loaded name by name), maps to ``p.data.copy()``.
-        EXAMPLE: ``list(Linear(3, 2).state_dict())`` is ``['weight', 'bias']``.
-        HINTS: a copy, not ``p.data`` itself: training on must not change a saved snapshot.
+        Example: ``list(Linear(3, 2).state_dict())`` is ``['weight', 'bias']``.
         """
-        ### BEGIN SOLUTION
         return OrderedDict((name, p.data.copy())
                            for name, p in self.named_parameters(remove_duplicate=False))
-        ### END SOLUTION
 
     def load_state_dict(self, state_dict, strict: bool = True) -> _IncompatibleKeys:
         """Copy the values of ``state_dict`` into this module's parameters, in place.
 
-        TODO: check everything first, then copy; return ``_IncompatibleKeys(missing,
-        unexpected)``.
-        APPROACH:
-            1. ``own = dict(self.named_parameters(remove_duplicate=False))``.
-            2. ``missing``: names of ``own`` not in ``state_dict``; ``unexpected``: names of
-               ``state_dict`` not in ``own`` (both lists, in order). With ``strict`` and either
-               list non-empty, raise RuntimeError naming the keys.
-            3. For every name in both: the value may be a numpy array or a Tensor (use
-               ``.data``). If its shape differs from the parameter's, raise RuntimeError naming
-               the key and both shapes — even when ``strict`` is False.
-            4. Only when every check passed: ``np.copyto(p.data, value)`` for each.
-        EXAMPLE:
+        Example:
             >>> twin = Linear(3, 2)
             >>> twin.load_state_dict(Linear(3, 2).state_dict())
             _IncompatibleKeys(missing_keys=[], unexpected_keys=[])
-        HINTS:
-            - ``np.copyto`` writes into the existing array and casts, e.g. a float64 checkpoint
-              into float32 weights.
-            - Collect the pairs to copy in a list during the checks, copy after the loop.
         """
-        ### BEGIN SOLUTION
         cls = type(self).__name__
         own = dict(self.named_parameters(remove_duplicate=False))
         missing = [k for k in own if k not in state_dict]
@@ -337,7 +260,6 @@ class Module:
         for p, value in todo:
             np.copyto(p.data, value)
         return _IncompatibleKeys(missing, unexpected)
-        ### END SOLUTION
 
     # ---- printing ----------------------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -354,26 +276,11 @@ def linear(x, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     Shapes: ``x`` is ``(in,)``, ``(N, in)`` or ``(..., in)``; ``weight`` is ``(out, in)``;
     ``bias`` is ``(out,)`` or None. The result is ``(out,)``, ``(N, out)`` or ``(..., out)``.
 
-    TODO: check the shapes, compute with numpy, and record a single "linear" op.
-    APPROACH:
-        1. ``x = as_tensor(x)``. If ``x.shape[-1]`` differs from ``weight.shape[1]``, raise
-           ValueError naming both shapes, e.g. ``"linear: input (32, 100) does not fit weight
-           (128, 784): the input has 100 features, the weight expects 784"``. Check that the
-           bias has shape ``(out,)`` the same way.
-        2. ``out = x.data @ weight.data.T``, then add ``bias.data`` when there is a bias.
-        3. ``return record_op(out, "linear", (x, weight))`` — or with ``(x, weight, bias)``.
-    EXAMPLE:
+    Example:
         >>> w = Tensor([[1., 0.], [0., 2.], [1., 1.]])          # 2 features in, 3 out
         >>> linear(Tensor([[3., 4.]]), w, Tensor([0., 0., 1.])).data.tolist()
         [[3.0, 8.0, 8.0]]
-    HINTS:
-        - ``weight.data.T`` is a view; numpy's matmul reads it without copying.
-        - Integer inputs (raw pixel values) times float32 weights give float64 in numpy:
-          convert such an ``x`` to the weight's dtype first, so the result stays float32.
-        - For ``x`` with more than two dimensions, reshaping to ``(-1, in)`` makes one big
-          matrix product, which is faster than numpy's loop over stacked matrices.
     """
-    ### BEGIN SOLUTION
     x = as_tensor(x)
     weight = as_tensor(weight)
     if weight.ndim != 2:
@@ -400,7 +307,6 @@ def linear(x, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         return record_op(out, "linear", (x, weight))
     out += bias.data                       # out is a fresh array: add in place, no temporary
     return record_op(out, "linear", (x, weight, bias))
-    ### END SOLUTION
 
 
 class Linear(Module):
@@ -409,30 +315,14 @@ class Linear(Module):
     ``weight`` is a Parameter of shape ``(out_features, in_features)``; ``bias`` a Parameter
     of shape ``(out_features,)``, or None with ``bias=False``.
 
-    TODO: create the parameters in ``__init__``; fill them in ``reset_parameters``.
-    APPROACH:
-        ``__init__``:
-            1. Refuse sizes below 1 with a ValueError. Store ``in_features``, ``out_features``.
-            2. ``self.weight = Parameter(np.empty((out, in), dtype=np.float32))``;
-               ``self.bias`` a float32 Parameter of zeros ``(out,)``, or None.
-            3. Call ``self.reset_parameters()``.
-        ``reset_parameters`` (Kaiming uniform):
-            1. ``bound = math.sqrt(6 / in_features)``.
-            2. Write ``default_generator().uniform(-bound, bound, shape)`` into
-               ``self.weight.data[...]`` — in place, so the Parameter stays the same object.
-            3. Zero the bias in place, if there is one.
-    EXAMPLE:
+    Example:
         >>> layer = Linear(784, 128)
         >>> layer.weight.shape, layer.bias.shape, layer(randn(32, 784)).shape
         ((128, 784), (128,), (32, 128))
-    HINTS:
-        - Assigning ``self.weight = Parameter(...)`` registers it: that is section 2 at work.
-        - Call ``default_generator()`` each time: ``manual_seed`` replaces the generator.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__()
-        ### BEGIN SOLUTION
         if int(in_features) < 1 or int(out_features) < 1:
             raise ValueError(f"Linear: in_features and out_features must be at least 1, got "
                              f"{in_features} and {out_features}")
@@ -441,16 +331,13 @@ class Linear(Module):
         self.weight = Parameter(np.empty((self.out_features, self.in_features), np.float32))
         self.bias = Parameter(np.zeros(self.out_features, np.float32)) if bias else None
         self.reset_parameters()
-        ### END SOLUTION
 
     def reset_parameters(self) -> None:
         """Kaiming-uniform weights, zero bias, written in place."""
-        ### BEGIN SOLUTION
         bound = math.sqrt(6.0 / self.in_features)
         self.weight.data[...] = default_generator().uniform(-bound, bound, self.weight.shape)
         if self.bias is not None:
             self.bias.data[...] = 0.0
-        ### END SOLUTION
 
     def forward(self, x) -> Tensor:
         return linear(x, self.weight, self.bias)
@@ -463,27 +350,14 @@ class Linear(Module):
 class Sequential(Module):
     """Layers applied one after another: ``Sequential(Linear(4, 8), ReLU(), Linear(8, 1))``.
 
-    TODO: store the layers in ``__init__`` and run them in ``forward``.
-    APPROACH:
-        ``__init__``:
-            1. For each ``(i, layer)``: a class (e.g. ``ReLU`` without the parentheses) or
-               anything not callable is a mistake — raise TypeError naming position ``i``.
-            2. Register each Module with ``setattr(self, str(i), layer)``.
-            3. Keep every layer, Module or not, in the list ``self._layers``.
-        ``forward``: feed ``x`` through the layers in order and return the result.
-    EXAMPLE:
+    Example:
         >>> model = Sequential(Linear(2, 3), ReLU(), Linear(3, 1))
         >>> [name for name, _ in model.named_parameters()]
         ['0.weight', '0.bias', '2.weight', '2.bias']
-    HINTS:
-        - ``isinstance(layer, type)`` is True for a class; ``callable(layer)`` for anything
-          that can be called.
-        - ``setattr`` goes through ``Module.__setattr__``, which does the registering.
     """
 
     def __init__(self, *layers):
         super().__init__()
-        ### BEGIN SOLUTION
         for i, layer in enumerate(layers):
             if isinstance(layer, type):
                 raise TypeError(f"Sequential: layer {i} is the class {layer.__name__}, not a "
@@ -494,14 +368,11 @@ class Sequential(Module):
             if isinstance(layer, Module):
                 setattr(self, str(i), layer)
         self._layers = list(layers)
-        ### END SOLUTION
 
     def forward(self, x):
-        ### BEGIN SOLUTION
         for layer in self._layers:
             x = layer(x)
         return x
-        ### END SOLUTION
 
     def __len__(self) -> int:
         return len(self._layers)
@@ -522,39 +393,23 @@ class Sequential(Module):
 class Dropout(Module):
     """Zero each element with probability ``p`` during training; scale the rest by 1/(1-p).
 
-    TODO: validate ``p`` in ``__init__``; apply the mask in ``forward`` when training.
-    APPROACH:
-        ``__init__``: ``p = float(p)``; unless ``0 <= p <= 1`` raise ValueError naming ``p``;
-        store ``self.p``.
-        ``forward(x)``:
-            1. Not training, or ``p == 0``: return ``x`` itself.
-            2. ``p == 1``: the mask is all zeros.
-            3. Otherwise ``keep = default_generator().random(x.shape, dtype=np.float32) >= p``
-               (True with probability ``1 - p``) and ``mask = keep / (1 - p)`` in x's dtype.
-            4. ``return x * Tensor(mask)`` — an ordinary "mul" op with a constant.
-    EXAMPLE:
+    Example:
         >>> drop, x = Dropout(0.5), Tensor(np.ones(1000, np.float32))
         >>> sorted(set(drop(x).data.tolist()))
         [0.0, 2.0]
         >>> drop.eval()(x) is x
         True
-    HINTS:
-        - ``keep.astype(x.dtype)`` turns True/False into 1.0/0.0.
-        - Scale with a float32 number (``np.float32(1 / (1 - p))``) so the mask stays float32.
     """
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        ### BEGIN SOLUTION
         p = float(p)
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p is the probability of zeroing an element and must be "
                              f"between 0 and 1, got {p}")
         self.p = p
-        ### END SOLUTION
 
     def forward(self, x) -> Tensor:
-        ### BEGIN SOLUTION
         x = as_tensor(x)
         if not self.training or self.p == 0.0:
             return x
@@ -564,7 +419,6 @@ class Dropout(Module):
             keep = default_generator().random(x.shape, dtype=np.float32) >= self.p
             mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p))
         return x * Tensor(mask)
-        ### END SOLUTION
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

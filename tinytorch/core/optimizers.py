@@ -19,21 +19,11 @@ class Optimizer:
     def __init__(self, params: Iterable, defaults: dict):
         """Build ``param_groups`` from ``params`` and fill in ``defaults``.
 
-        TODO: accept an iterable of Tensors (one group) or of dicts (several groups).
-        APPROACH:
-            1. Set ``self.defaults = dict(defaults)``, ``self.state = {}``,
-               ``self.param_groups = []``.
-            2. ``params`` may be a single Tensor (wrap it in a list) or an iterable: make it
-               a list. An empty list is a mistake: raise ValueError.
-            3. If the first entry is not a dict, the list is one group: ``[{"params": ...}]``.
-            4. ``self.add_param_group(group)`` for each group.
-        EXAMPLE:
+        Example:
             >>> opt = SGD([w, b], lr=0.1)
             >>> len(opt.param_groups), opt.param_groups[0]["lr"]
             (1, 0.1)
-        HINTS: ``model.parameters()`` is a generator: ``list(...)`` it once.
         """
-        ### BEGIN SOLUTION
         self.defaults = dict(defaults)
         self.state: dict = {}
         self.param_groups: list[dict] = []
@@ -45,20 +35,9 @@ class Optimizer:
             groups = [{"params": groups}]
         for group in groups:
             self.add_param_group(group)
-        ### END SOLUTION
 
     def add_param_group(self, group: dict) -> None:
-        """Add one group: check its parameters and fill missing hyperparameters from defaults.
-
-        TODO: validate and append ``group`` to ``self.param_groups``.
-        APPROACH:
-            1. Copy the dict. Its ``"params"`` may be one Tensor or an iterable: make a list.
-            2. Check every entry: not a Tensor -> TypeError; no ``requires_grad`` ->
-               ValueError; already seen, in an earlier group or earlier in this one ->
-               ValueError (it would be stepped twice). Keep a set of the ``id(p)`` seen.
-            3. ``group.setdefault(name, value)`` for every entry of ``self.defaults``.
-        """
-        ### BEGIN SOLUTION
+        """Add one group: check its parameters and fill missing hyperparameters from defaults."""
         group = dict(group)
         params = group.get("params")
         params = [params] if isinstance(params, Tensor) else list(params or [])
@@ -78,22 +57,15 @@ class Optimizer:
             group.setdefault(name, value)
         group["params"] = params
         self.param_groups.append(group)
-        ### END SOLUTION
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Clear the gradients of every parameter before the next backward().
-
-        TODO: ``p.grad = None``, or with ``set_to_none=False`` a new array of zeros.
-        HINTS: ``Tensor(np.zeros_like(p.data))`` — never write into the old ``.grad`` array.
-        """
-        ### BEGIN SOLUTION
+        """Clear the gradients of every parameter before the next backward()."""
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
                     p.grad = Tensor(np.zeros_like(p.data))
-        ### END SOLUTION
 
     def step(self, closure: Callable | None = None):
         """Update every parameter from its gradient (each optimizer defines this)."""
@@ -196,19 +168,7 @@ class SGD(Optimizer):
     def step(self, closure: Callable | None = None):
         """One SGD update of every parameter that has a gradient.
 
-        TODO: implement the algorithm above for each ``p`` in each group, in place.
-        APPROACH (per parameter, with ``grad = p.grad.data`` and ``s = self._buffer(p)``):
-            1. ``d = grad``. With weight decay: ``np.multiply(p.data, wd, out=s)``,
-               ``s += grad``, ``d = s``.
-            2. With momentum: ``buf = state.get("momentum_buffer")``; on the first step store
-               ``d.copy()``; afterwards ``buf *= momentum`` then add ``d`` (times
-               ``1 - dampening`` when dampening is set — compute that into ``s`` first).
-               Nesterov: ``p.data`` gets ``-lr * d`` and ``-lr * momentum * buf``, each
-               through ``s``. Otherwise ``d = buf``.
-            3. ``np.multiply(d, -lr, out=s)``; ``p.data += s``.
-        EXAMPLE: w = 1.0, grad 2.0, lr 0.1 -> w becomes 0.8
-        HINTS: ``state = self.state.setdefault(p, {})``; skip parameters whose ``grad`` is
-            None; return ``loss`` (from ``self._evaluate(closure)``) at the end.
+        Example: w = 1.0, grad 2.0, lr 0.1 -> w becomes 0.8
         """
         loss = self._evaluate(closure)
         for group in self.param_groups:
@@ -217,7 +177,6 @@ class SGD(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                ### BEGIN SOLUTION
                 grad = p.grad.data
                 state = self.state.setdefault(p, {})
                 s = self._buffer(p)
@@ -246,7 +205,6 @@ class SGD(Optimizer):
                     d = buf
                 np.multiply(d, -lr, out=s)
                 p.data += s
-                ### END SOLUTION
         return loss
 
 
@@ -272,18 +230,7 @@ class Adam(Optimizer):
     def step(self, closure: Callable | None = None):
         """One Adam (or AdamW) update of every parameter that has a gradient.
 
-        TODO: implement the algorithm above, in place, for each parameter.
-        APPROACH (per parameter, ``grad = p.grad.data``):
-            1. ``state = self.state.setdefault(p, {})``; on the first step set
-               ``state["step"] = 0`` and ``state["exp_avg"]``, ``state["exp_avg_sq"]`` to
-               zeros like ``p.data``. Then ``state["step"] += 1``.
-            2. Weight decay: if ``self.decoupled``, ``p.data *= 1 - lr * wd``; otherwise
-               ``d = self._buffer(p, "_decayed")`` filled with ``grad + wd * p``.
-            3. Update ``m`` and ``v`` in place, then the parameter (see the cell above), with
-               ``s = self._buffer(p)``.
-        EXAMPLE: first step, g = 0.5, lr = 0.1: m̂ = 0.5, v̂ = 0.25, p moves by -0.1
-        HINTS: ``math.sqrt`` for the Python-number corrections; ``beta1 ** t`` works with the
-            integer step count.
+        Example: first step, g = 0.5, lr = 0.1: m̂ = 0.5, v̂ = 0.25, p moves by -0.1
         """
         loss = self._evaluate(closure)
         for group in self.param_groups:
@@ -292,7 +239,6 @@ class Adam(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                ### BEGIN SOLUTION
                 grad = p.grad.data
                 state = self.state.setdefault(p, {})
                 if "step" not in state:
@@ -324,7 +270,6 @@ class Adam(Optimizer):
                 np.divide(m, s, out=s)
                 s *= -lr / (1 - beta1 ** t)
                 p.data += s
-                ### END SOLUTION
         return loss
 
 

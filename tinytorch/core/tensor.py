@@ -82,25 +82,14 @@ def as_tensor(value, like: "Tensor | None" = None) -> "Tensor":
 class Tensor:
     """An n-dimensional array of numbers that can take part in automatic differentiation.
 
-    TODO: store ``data`` as a numpy array in ``self.data`` and set up the autograd fields.
-    APPROACH:
-        1. If ``data`` is a Tensor, take its ``.data``.
-        2. With ``dtype`` given, convert with ``np.asarray(data, dtype=dtype)``.
-        3. Otherwise numpy arrays keep their dtype; Python numbers and lists become float32.
-        4. ``requires_grad`` is only allowed for floating-point dtypes (raise ``TypeError``).
-        5. Set ``self.requires_grad``, ``self.grad = None`` and ``self._node = None``.
-    EXAMPLE:
+    Example:
         >>> Tensor([[1, 2], [3, 4]]).data.dtype
         dtype('float32')
         >>> Tensor(np.arange(3)).data.dtype       # integer arrays stay integers (labels)
         dtype('int64')
-    HINTS:
-        - ``np.asarray`` does not copy an array that already has the right dtype.
-        - ``np.issubdtype(arr.dtype, np.floating)`` tells whether an array holds floats.
     """
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
-        ### BEGIN SOLUTION
         if isinstance(data, Tensor):
             data = data.data
         if dtype is not None:
@@ -118,7 +107,6 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.grad = None
         self._node = None
-        ### END SOLUTION
 
     # ---- description ---------------------------------------------------------------------
     @property
@@ -358,53 +346,35 @@ def _shape_arg(shape) -> tuple:
 def zeros(*shape, requires_grad: bool = False, dtype=np.float32) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``.
 
-    TODO: build the numpy array and wrap it.
-    APPROACH: ``np.zeros(shape, dtype=dtype)`` then ``Tensor(..., requires_grad=...)``.
-    EXAMPLE: zeros(2, 3).shape == (2, 3)
-    HINTS: ``_shape_arg(shape)`` accepts both calling styles.
+    Example: zeros(2, 3).shape == (2, 3)
     """
-    ### BEGIN SOLUTION
     return Tensor(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
-    ### END SOLUTION
 
 
 def ones(*shape, requires_grad: bool = False, dtype=np.float32) -> Tensor:
     """A tensor of ones (same calling styles as ``zeros``)."""
-    ### BEGIN SOLUTION
     return Tensor(np.ones(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
-    ### END SOLUTION
 
 
 def randn(*shape, requires_grad: bool = False, seed=None, dtype=np.float32) -> Tensor:
-    """Standard normal samples. ``seed`` may be an int or a ``np.random.Generator``.
-
-    HINTS: ``_rng(seed)`` gives the course-wide generator when ``seed`` is None (see
-    ``manual_seed``) and a fresh one otherwise; ``rng.standard_normal(shape,
-    dtype=np.float32)`` draws float32 directly.
-    """
-    ### BEGIN SOLUTION
+    """Standard normal samples. ``seed`` may be an int or a ``np.random.Generator``."""
     rng = _rng(seed)
     data = rng.standard_normal(_shape_arg(shape), dtype=np.float32).astype(dtype, copy=False)
     return Tensor(data, requires_grad=requires_grad)
-    ### END SOLUTION
 
 
 def rand(*shape, requires_grad: bool = False, seed=None, dtype=np.float32) -> Tensor:
     """Uniform samples in [0, 1)."""
-    ### BEGIN SOLUTION
     rng = _rng(seed)
     data = rng.random(_shape_arg(shape), dtype=np.float32).astype(dtype, copy=False)
     return Tensor(data, requires_grad=requires_grad)
-    ### END SOLUTION
 
 
 def arange(start, stop=None, step=1, dtype=np.float32) -> Tensor:
     """Evenly spaced values, like ``np.arange`` (float32 unless ``dtype`` says otherwise)."""
-    ### BEGIN SOLUTION
     if stop is None:
         start, stop = 0, start
     return Tensor(np.arange(start, stop, step, dtype=dtype))
-    ### END SOLUTION
 
 
 def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
@@ -423,82 +393,50 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
 def add(a, b) -> Tensor:
     """Elementwise ``a + b`` with broadcasting.
 
-    TODO: make both operands tensors, add their data, record the op as "add".
-    APPROACH:
-        1. ``a = as_tensor(a)``; ``b = as_tensor(b, like=a)`` (a Python number takes a's dtype)
-        2. ``return record_op(a.data + b.data, "add", (a, b))``
-    EXAMPLE: add(Tensor([1., 2.]), 3.0).data.tolist() == [4.0, 5.0]
-    HINTS: ``sub``, ``mul`` and ``div`` follow the same three lines.
+    Example: add(Tensor([1., 2.]), 3.0).data.tolist() == [4.0, 5.0]
     """
-    ### BEGIN SOLUTION
     a = as_tensor(a)
     b = as_tensor(b, like=a)
     return record_op(a.data + b.data, "add", (a, b))
-    ### END SOLUTION
 
 
 def sub(a, b) -> Tensor:
     """Elementwise ``a - b`` with broadcasting (op name "sub")."""
-    ### BEGIN SOLUTION
     a = as_tensor(a)
     b = as_tensor(b, like=a)
     return record_op(a.data - b.data, "sub", (a, b))
-    ### END SOLUTION
 
 
 def mul(a, b) -> Tensor:
     """Elementwise ``a * b`` with broadcasting (op name "mul")."""
-    ### BEGIN SOLUTION
     a = as_tensor(a)
     b = as_tensor(b, like=a)
     return record_op(a.data * b.data, "mul", (a, b))
-    ### END SOLUTION
 
 
 def div(a, b) -> Tensor:
     """Elementwise ``a / b`` with broadcasting (op name "div")."""
-    ### BEGIN SOLUTION
     a = as_tensor(a)
     b = as_tensor(b, like=a)
     return record_op(a.data / b.data, "div", (a, b))
-    ### END SOLUTION
 
 
 def neg(a) -> Tensor:
     """``-a`` (op name "neg")."""
-    ### BEGIN SOLUTION
     a = as_tensor(a)
     return record_op(-a.data, "neg", (a,))
-    ### END SOLUTION
 
 
 def pow(a, exponent) -> Tensor:
-    """``a ** exponent``; the exponent may be a number or a tensor (op name "pow").
-
-    HINTS: save the output (``out=...``): the rule for the exponent's gradient reuses it.
-    """
-    ### BEGIN SOLUTION
+    """``a ** exponent``; the exponent may be a number or a tensor (op name "pow")."""
     a = as_tensor(a)
     b = as_tensor(exponent, like=a)
     out = np.power(a.data, b.data)
     return record_op(out, "pow", (a, b), out=out)
-    ### END SOLUTION
 
 
 def matmul(a, b) -> Tensor:
-    """Matrix product ``a @ b`` (op name "matmul").
-
-    TODO: check the inner dimensions, multiply with numpy, record the op.
-    APPROACH:
-        1. Make both operands tensors. Refuse 0-d operands with a ValueError.
-        2. The inner size of ``a`` is its last dimension; of ``b``, its first dimension when
-           ``b`` is 1-D, else its second-to-last.
-        3. If they differ raise ``ValueError`` naming both shapes and both sizes, e.g.
-           ``"matmul: (32, 784) @ (128, 10): inner dimensions 784 and 128 differ"``.
-        4. ``record_op(np.matmul(a.data, b.data), "matmul", (a, b))``
-    HINTS: ``a.shape[-1]`` and ``b.shape[-2]``; format a shape with ``{a.shape}``.
-    """
-    ### BEGIN SOLUTION
+    """Matrix product ``a @ b`` (op name "matmul")."""
     a = as_tensor(a)
     b = as_tensor(b)
     if a.ndim == 0 or b.ndim == 0:
@@ -510,111 +448,77 @@ def matmul(a, b) -> Tensor:
         raise ValueError(f"matmul: {a.shape} @ {b.shape}: inner dimensions {k_a} and {k_b} "
                          f"differ")
     return record_op(np.matmul(a.data, b.data), "matmul", (a, b))
-    ### END SOLUTION
 
 
 def tensor_sum(a, dim=None, keepdim: bool = False) -> Tensor:
     """Sum over ``dim`` (int, tuple or None) — ``Tensor.sum`` calls this (op name "sum").
 
-    TODO: reduce with numpy and record the op with ``dim`` and ``keepdim`` saved.
-    APPROACH: ``np.sum(a.data, axis=dim, keepdims=keepdim)`` then
-              ``record_op(out, "sum", (a,), dim=dim, keepdim=keepdim)``
-    EXAMPLE: Tensor([[1., 2.], [3., 4.]]).sum(dim=0).data.tolist() == [4.0, 6.0]
-    HINTS: numpy calls them ``axis`` and ``keepdims``; PyTorch calls them ``dim``, ``keepdim``.
+    Example: Tensor([[1., 2.], [3., 4.]]).sum(dim=0).data.tolist() == [4.0, 6.0]
     """
-    ### BEGIN SOLUTION
     a = as_tensor(a)
     out = np.sum(a.data, axis=dim, keepdims=keepdim)
     return record_op(out, "sum", (a,), dim=dim, keepdim=keepdim)
-    ### END SOLUTION
 
 
 def tensor_mean(a, dim=None, keepdim: bool = False) -> Tensor:
     """Mean over ``dim`` (op name "mean"; save ``dim`` and ``keepdim``)."""
-    ### BEGIN SOLUTION
     a = as_tensor(a)
     out = np.mean(a.data, axis=dim, keepdims=keepdim)
     return record_op(out, "mean", (a,), dim=dim, keepdim=keepdim)
-    ### END SOLUTION
 
 
 def tensor_max(a, dim=None, keepdim: bool = False) -> Tensor:
     """Maximum over ``dim`` (op name "max"; save ``dim``, ``keepdim`` and ``out``)."""
-    ### BEGIN SOLUTION
     a = as_tensor(a)
     out = np.max(a.data, axis=dim, keepdims=keepdim)
     return record_op(out, "max", (a,), dim=dim, keepdim=keepdim, out=out)
-    ### END SOLUTION
 
 
 def reshape(a, shape: tuple) -> Tensor:
-    """The same elements with a new shape; one entry may be -1 (op name "reshape").
-
-    TODO: reshape the data and record the op (the rule reads the input's shape itself).
-    APPROACH: ``record_op(a.data.reshape(shape), "reshape", (a,))``
-    HINTS: a ValueError from numpy is already clear; let it through.
-    """
-    ### BEGIN SOLUTION
+    """The same elements with a new shape; one entry may be -1 (op name "reshape")."""
     a = as_tensor(a)
     return record_op(a.data.reshape(shape), "reshape", (a,))
-    ### END SOLUTION
 
 
 def permute(a, axes: tuple) -> Tensor:
     """Reorder all dimensions (op name "transpose", with ``axes`` saved)."""
-    ### BEGIN SOLUTION
     a = as_tensor(a)
     axes = tuple(int(ax) % a.ndim for ax in axes)
     return record_op(np.transpose(a.data, axes), "transpose", (a,), axes=axes)
-    ### END SOLUTION
 
 
 def transpose(a, dim0: int = 0, dim1: int = 1) -> Tensor:
     """Swap two dimensions.
 
-    TODO: build the permutation that swaps ``dim0`` and ``dim1`` and call ``permute``.
-    EXAMPLE: transpose(zeros(2, 3, 4), 0, 2).shape == (4, 3, 2)
-    HINTS: start from ``list(range(a.ndim))`` and swap two entries.
+    Example: transpose(zeros(2, 3, 4), 0, 2).shape == (4, 3, 2)
     """
-    ### BEGIN SOLUTION
     a = as_tensor(a)
     axes = list(range(a.ndim))
     axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
     return permute(a, tuple(axes))
-    ### END SOLUTION
 
 
 def getitem(a, index) -> Tensor:
-    """``a[index]`` for ints, slices, lists, arrays and masks (op name "getitem").
-
-    HINTS: an index may itself be a Tensor: use its ``.data``. Save ``index`` for the rule.
-    """
-    ### BEGIN SOLUTION
+    """``a[index]`` for ints, slices, lists, arrays and masks (op name "getitem")."""
     a = as_tensor(a)
     if isinstance(index, Tensor):
         index = index.data
     elif isinstance(index, tuple):
         index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
     return record_op(a.data[index], "getitem", (a,), index=index)
-    ### END SOLUTION
 
 
 def exp(a) -> Tensor:
     """Elementwise e**a (op name "exp"; save ``out``).
 
-    TODO: compute with ``np.exp`` and record the op with the output saved.
-    EXAMPLE: exp(Tensor([0.0])).item() == 1.0
+    Example: exp(Tensor([0.0])).item() == 1.0
     """
-    ### BEGIN SOLUTION
     a = as_tensor(a)
     out = np.exp(a.data)
     return record_op(out, "exp", (a,), out=out)
-    ### END SOLUTION
 
 
 def log(a) -> Tensor:
     """Elementwise natural logarithm (op name "log")."""
-    ### BEGIN SOLUTION
     a = as_tensor(a)
     return record_op(np.log(a.data), "log", (a,))
-    ### END SOLUTION
