@@ -273,6 +273,16 @@ def test_nothing_recorded_without_grad(op, fn, saved):
     assert fn(w, Tensor(W.copy()))._node is not None, "grad mode restored"
 
 
+@pytest.mark.parametrize("op, fn, saved", GRAPH_CASES, ids=[c[0] for c in GRAPH_CASES])
+def test_ops_leave_their_inputs_unchanged(op, fn, saved):
+    w = Tensor(np.array([[1.0, -2.0], [3.0, 0.5]], np.float32), requires_grad=True)
+    c = Tensor(np.array([[2.0, 4.0], [-1.0, 0.25]], np.float32))
+    before_w, before_c = w.data.copy(), c.data.copy()
+    fn(w, c)
+    np.testing.assert_array_equal(w.data, before_w, err_msg=f"{op} changed its first input")
+    np.testing.assert_array_equal(c.data, before_c, err_msg=f"{op} changed its second input")
+
+
 def test_saved_values_are_the_right_ones():
     w = Tensor(np.array([[1.0, 3.0], [2.0, 0.5]], np.float32), requires_grad=True)
     m = w.max(dim=1, keepdim=True)

@@ -600,7 +600,8 @@ def add(a, b) -> Tensor:
         1. ``a = as_tensor(a)``; ``b = as_tensor(b, like=a)`` (a Python number takes a's dtype)
         2. ``return record_op(a.data + b.data, "add", (a, b))``
     EXAMPLE: add(Tensor([1., 2.]), 3.0).data.tolist() == [4.0, 5.0]
-    HINTS: ``sub``, ``mul`` and ``div`` follow the same three lines.
+    HINTS: an op returns a *new* Tensor and never changes its inputs (no ``+=`` on
+        ``a.data``): other parts of the graph may still read them.
     """
     ### BEGIN SOLUTION
     a = as_tensor(a)
@@ -637,7 +638,7 @@ def div(a, b) -> Tensor:
 
 
 def neg(a) -> Tensor:
-    """``-a`` (op name "neg")."""
+    """``-a`` (op name "neg"); a new tensor, ``a`` itself is left unchanged."""
     ### BEGIN SOLUTION
     a = as_tensor(a)
     return record_op(-a.data, "neg", (a,))
@@ -669,6 +670,7 @@ assert np.allclose((a ** 2).data, [[1, 4], [9, 16]]), "a ** 2 should square"
 assert (a + 0.5).dtype == np.float32, "a Python float must not upcast a float32 tensor"
 col, row = Tensor(np.ones((3, 1), np.float32)), Tensor(np.ones((1, 4), np.float32))
 assert (col * row).shape == (3, 4), "(3, 1) * (1, 4) should broadcast to (3, 4)"
+assert a.data.tolist() == [[1, 2], [3, 4]], "an op returns a new tensor: a must be unchanged"
 ### BEGIN HIDDEN TESTS
 assert np.allclose((1 / Tensor([2.0, 4.0])).data, [0.5, 0.25])
 assert np.allclose((Tensor([2.0]) ** Tensor([3.0])).data, [8.0])
@@ -708,7 +710,9 @@ def matmul(a, b) -> Tensor:
            ``b`` is 1-D, else its second-to-last.
         3. If they differ raise ``ValueError`` naming both shapes and both sizes, e.g.
            ``"matmul: (32, 784) @ (128, 10): inner dimensions 784 and 128 differ"``.
-        4. ``record_op(np.matmul(a.data, b.data), "matmul", (a, b))``
+        4. Multiply with ``np.matmul`` and return the result through ``record_op`` under the
+           op name "matmul" with inputs ``(a, b)``. A bare ``Tensor(...)`` would work forward
+           but leave no note, and module 05 could not differentiate through it.
     HINTS: ``a.shape[-1]`` and ``b.shape[-2]``; format a shape with ``{a.shape}``.
     """
     ### BEGIN SOLUTION
@@ -781,7 +785,10 @@ def tensor_sum(a, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def tensor_mean(a, dim=None, keepdim: bool = False) -> Tensor:
-    """Mean over ``dim`` (op name "mean"; save ``dim`` and ``keepdim``)."""
+    """Mean over ``dim`` (op name "mean"; save ``dim`` and ``keepdim``).
+
+    Like ``tensor_sum``: ``keepdim=True`` keeps every reduced dimension with size 1.
+    """
     ### BEGIN SOLUTION
     a = as_tensor(a)
     out = np.mean(a.data, axis=dim, keepdims=keepdim)
@@ -805,6 +812,7 @@ assert x.sum(dim=0).data.tolist() == [5.0, 7.0, 9.0], "sum over rows (dim=0)"
 assert x.sum(dim=1, keepdim=True).shape == (2, 1), "keepdim keeps a size-1 dimension"
 assert x.mean().item() == 3.5, "mean should be 3.5"
 assert x.mean(dim=1).data.tolist() == [2.0, 5.0], "mean of each row"
+assert x.mean(dim=1, keepdim=True).shape == (2, 1), "mean(dim=1, keepdim=True) is (2, 1)"
 assert x.max().item() == 6.0, "max should be 6"
 assert x.max(dim=0).data.tolist() == [4.0, 5.0, 6.0], "max down each column"
 assert x.sum(dim=0).dtype == np.float32, "reductions keep float32"
@@ -826,8 +834,9 @@ assert x.sum(dim=(0, 1)).item() == 21.0
 # ```
 #
 # `Tensor.reshape(*shape)` and `Tensor.transpose(dim0, dim1)` call the functions below; `x.T`
-# swaps the last two dimensions. The backward rules undo the move: a reshape is undone by
-# reshaping back, a transpose by the same swap, and indexing by scattering into zeros.
+# reverses the order of all dimensions (for a matrix: rows become columns; `(2, 3, 4)` becomes
+# `(4, 3, 2)`). The backward rules undo the move: a reshape is undone by reshaping back, a
+# permutation of the axes by the inverse permutation, and indexing by scattering into zeros.
 
 # %% nbgrader={"schema_version": 3, "grade": false, "grade_id": "shape_ops", "solution": true, "locked": false}
 #| export
@@ -974,6 +983,8 @@ for made, keys in [(w.max(dim=0), {"dim", "keepdim", "out"}), (w.mean(), {"dim",
 ### BEGIN HIDDEN TESTS
 assert (w - 1.0)._node.op == "sub" and (w / 2.0)._node.op == "div"
 assert w.reshape(2, 1)._node.op == "reshape" and w.exp()._node.saved["out"] is not None
+assert (w @ Tensor([1.0, 1.0]))._node.op == "matmul"
+assert (Tensor([[1.0, 2.0]]) @ w.reshape(2, 1))._node.inputs[1]._node.op == "reshape"
 ### END HIDDEN TESTS
 
 # %% [markdown]

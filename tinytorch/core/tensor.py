@@ -422,7 +422,7 @@ def div(a, b) -> Tensor:
 
 
 def neg(a) -> Tensor:
-    """``-a`` (op name "neg")."""
+    """``-a`` (op name "neg"); a new tensor, ``a`` itself is left unchanged."""
     a = as_tensor(a)
     return record_op(-a.data, "neg", (a,))
 
@@ -461,7 +461,10 @@ def tensor_sum(a, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def tensor_mean(a, dim=None, keepdim: bool = False) -> Tensor:
-    """Mean over ``dim`` (op name "mean"; save ``dim`` and ``keepdim``)."""
+    """Mean over ``dim`` (op name "mean"; save ``dim`` and ``keepdim``).
+
+    Like ``tensor_sum``: ``keepdim=True`` keeps every reduced dimension with size 1.
+    """
     a = as_tensor(a)
     out = np.mean(a.data, axis=dim, keepdims=keepdim)
     return record_op(out, "mean", (a,), dim=dim, keepdim=keepdim)
