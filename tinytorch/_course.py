@@ -13,6 +13,7 @@ MODULES = (
     ('05', 'autograd', 'Autograd: the chain rule, automated', ('core.autograd',)),
     ('06', 'optimizers', 'Optimizers: SGD, momentum and Adam', ('core.optimizers',)),
     ('07', 'dataloader', 'Data: datasets, batching and the IDX format', ('core.dataloader', 'datasets')),
+    ('09', 'convolutions', 'Convolutions: im2col, pooling and a CNN', ('core.spatial',)),
 )
 
 # public name -> package file that defines it, over the whole course
@@ -111,6 +112,15 @@ EXPORTS = {
     'digits_file': 'datasets',
     'Digits': 'datasets',
     'load_digits': 'datasets',
+    'conv_output_size': 'core.spatial',
+    'conv2d_naive': 'core.spatial',
+    'im2col': 'core.spatial',
+    'conv2d': 'core.spatial',
+    'col2im': 'core.spatial',
+    'max_pool2d': 'core.spatial',
+    'Conv2d': 'core.spatial',
+    'MaxPool2d': 'core.spatial',
+    'Flatten': 'core.spatial',
 }
 
 

@@ -73,6 +73,8 @@ MODULES: tuple[Module, ...] = (
     Module("07", "dataloader", "Data: datasets, batching and the IDX format",
            "core.dataloader", ("01", "02", "03", "04", "05", "06"),
            extra_targets=("datasets",)),
+    Module("09", "convolutions", "Convolutions: im2col, pooling and a CNN", "core.spatial",
+           ("01", "02", "03", "04", "05", "06", "07")),
 )
 
 MILESTONES: tuple[Milestone, ...] = (
