@@ -73,6 +73,8 @@ MODULES: tuple[Module, ...] = (
     Module("07", "dataloader", "Data: datasets, batching and the IDX format",
            "core.dataloader", ("01", "02", "03", "04", "05", "06"),
            extra_targets=("datasets",)),
+    Module("08", "training", "Training: schedules, clipping, checkpoints and the loop",
+           "core.training", ("01", "02", "03", "04", "05", "06", "07")),
     Module("09", "convolutions", "Convolutions: im2col, pooling and a CNN", "core.spatial",
            ("01", "02", "03", "04", "05", "06", "07")),
 )
