@@ -125,8 +125,10 @@ from tinytorch.core.tensor import manual_seed
 # - `state_dict()` returns everything except the optimizer (whose own `state_dict` carries the
 #   current rates); `load_state_dict()` puts it back.
 #
-# We compute each rate in closed form from `last_epoch`. (PyTorch updates most schedules
-# recursively, multiplying the previous rate; the numbers agree to rounding.)
+# We compute each rate in closed form from `last_epoch`. PyTorch updates most schedules
+# recursively, from the rate the group holds now; the numbers agree to rounding as long as
+# nothing else writes a group's `lr` (a recursive schedule builds on such a change, a closed
+# form ignores it).
 
 # %% nbgrader={"schema_version": 3, "grade": false, "grade_id": "lr_scheduler", "solution": true, "locked": false}
 #| export
