@@ -109,6 +109,21 @@ def test_scheduler_resumes_with_last_epoch_like_pytorch():
         StepLR(SGD(params(2), lr=0.1), step_size=2, last_epoch=3)
 
 
+def test_a_second_scheduler_keeps_the_initial_lr_like_pytorch():
+    torch = pytest.importorskip("torch")
+    opt = SGD(params(2), lr=0.4)
+    topt = torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=0.4)
+    first, tfirst = StepLR(opt, step_size=1), torch.optim.lr_scheduler.StepLR(topt, 1)
+    for _ in range(2):
+        topt.step()
+        first.step()
+        tfirst.step()
+    second = CosineAnnealingLR(opt, T_max=5)
+    tsecond = torch.optim.lr_scheduler.CosineAnnealingLR(topt, T_max=5)
+    assert second.base_lrs == tsecond.base_lrs == [0.4]
+    assert opt.param_groups[0]["initial_lr"] == topt.param_groups[0]["initial_lr"] == 0.4
+
+
 def test_scheduler_state_dict_round_trip_and_bad_arguments():
     opt = SGD(params(2), lr=1.0)
     sched = CosineAnnealingLR(opt, T_max=8, eta_min=0.1)

@@ -1396,6 +1396,11 @@ try:
     raise AssertionError("a scheduler state with no scheduler must be refused")
 except ValueError:
     pass
+loader_b.set_epoch(5)
+later = training_state(net_b, opt_b, loader_b, sched_b)
+net_c, opt_c, sched_c, loader_c = make_run()
+restore_training_state(later, net_c, opt_c, loader_c, sched_c)
+assert loader_c.epoch == 5
 ### END HIDDEN TESTS
 
 # %% [markdown]
