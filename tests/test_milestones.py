@@ -156,3 +156,66 @@ def test_bad_options_are_one_line_exit_2_before_training(tmp_path, args, words):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tito: ") and words in lines[0], proc.stderr
     assert proc.stdout == "", "nothing may start training on bad options"
+
+
+def test_lenet_learns_on_the_shipped_digits_and_draws_its_filters(tmp_path):
+    ms = by_name("lenet")
+    _, record = run_script(ms, tmp_path, "--epochs", "2", "--data", "digits")
+    assert record["data"] == "digits" and record["milestone"] == ms.number
+    assert record["accuracy"] >= 0.9, f"chance is 10%; got {record['accuracy']:.1%}"
+    assert record["final_loss"] < record["first_loss"]
+    assert len(record["test_accuracy_per_epoch"]) == 2
+    assert_figures(tmp_path, record)
+    assert {"training_curves.png", "confusion_matrix.png", "misclassified.png",
+            "filters_and_maps.png"} <= set(record["figures"])
+    import numpy as np
+
+    with np.load(tmp_path / "checkpoint.npz", allow_pickle=False) as ckpt:
+        assert "model/0.weight" in ckpt.files and ckpt["model/0.weight"].shape == (16, 1, 5, 5)
+        assert json.loads(str(ckpt["meta"]))["epoch"] == 2
+
+
+def test_lenet_resumed_after_an_interruption_ends_where_an_uninterrupted_run_ends(tmp_path):
+    """Kill a run once its first epoch is checkpointed, resume it: same weights, same record."""
+    import time
+
+    ms = by_name("lenet")
+    args = ("--epochs", "2", "--data", "digits", "--seed", "1")
+    _, whole = run_script(ms, tmp_path / "whole", *args)
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen([sys.executable, str(ms.path() / ms.script), "--out", str(cut),
+                             *args], cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not (cut / "checkpoint.npz").exists() and proc.poll() is None:
+            assert time.monotonic() < deadline, "no checkpoint after the first epoch"
+            time.sleep(0.02)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not (cut / "result.json").exists(), "the run was meant to be cut after epoch 1"
+    _, resumed = run_script(ms, cut, *args, "--resume")
+    assert resumed["resumed_after_epoch"] == 1
+    for key in ("accuracy", "final_loss", "first_loss", "test_accuracy_per_epoch"):
+        assert resumed[key] == whole[key], key
+    import numpy as np
+
+    with np.load(tmp_path / "whole" / "checkpoint.npz") as a, np.load(cut / "checkpoint.npz") as b:
+        for name in a.files:
+            if name != "meta":
+                assert np.array_equal(a[name], b[name]), name
+
+
+def test_resume_without_a_checkpoint_or_for_a_milestone_without_one_is_refused(tmp_path):
+    ms = by_name("lenet")
+    cmd = [sys.executable, str(ms.path() / ms.script), "--out", str(tmp_path), "--resume",
+           "--data", "digits"]
+    proc = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode != 0 and "--resume: no checkpoint.npz" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    fixed = next(m for m in course.MILESTONES if not m.resumable)
+    refused = _tito(REPO, "milestone", "run", fixed.number, "--resume")
+    assert refused.returncode == 2 and "--resume" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1

@@ -49,6 +49,7 @@ class Milestone:
     requires: tuple[str, ...] = field(default_factory=tuple)
     script: str = "run.py"
     takes_data: bool = False   # accepts --data mnist|digits
+    resumable: bool = False    # accepts --resume (continue from its last checkpoint)
 
     @property
     def folder(self) -> str:
@@ -86,6 +87,9 @@ MILESTONES: tuple[Milestone, ...] = (
               ("01", "02", "03", "04", "05", "06")),
     Milestone("03", "mnist_mlp", "Backpropagation: an MLP reads handwritten digits", 1986,
               ("01", "02", "03", "04", "05", "06", "07"), takes_data=True),
+    Milestone("04", "lenet", "LeNet: a convolutional network reads handwritten digits", 1998,
+              ("01", "02", "03", "04", "05", "06", "07", "09"), takes_data=True,
+              resumable=True),
 )
 
 

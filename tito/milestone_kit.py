@@ -27,13 +27,16 @@ RESULT_FILE = "result.json"
 
 
 def parse_args(description: str, default_epochs: int, default_data: str | None = None,
-               argv: list[str] | None = None) -> argparse.Namespace:
+               argv: list[str] | None = None, resumable: bool = False) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--epochs", type=int, default=default_epochs)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True, help="folder for figures and result.json")
     if default_data is not None:
         p.add_argument("--data", choices=("mnist", "digits"), default=default_data)
+    if resumable:
+        p.add_argument("--resume", action="store_true",
+                       help="continue from the checkpoint of the last finished epoch in --out")
     args = p.parse_args(argv)
     if args.epochs < 1:
         p.error("--epochs must be at least 1")
@@ -270,6 +273,31 @@ def plot_decision_regions(panels: list[dict], path: Path, title: str) -> Path:
         ax.set_ylabel("$x_2$")
         ax.legend(loc="upper right", fontsize=8)
     fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_filters_and_maps(filters, image, maps, path: Path, title: str) -> Path:
+    """A convolution's filters ``(C, kh, kw)`` in one row, under each its feature map on
+    ``image`` (``maps``: ``(C, H, W)``), the image itself on the left."""
+    import numpy as np
+
+    plt = _plt()
+    n = len(filters)
+    fig, axes = plt.subplots(2, n + 1, figsize=(1.2 * (n + 1), 2.8), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    axes[0, 0].imshow(np.asarray(image).reshape(28, 28), cmap="gray_r")
+    axes[0, 0].set_title("input", fontsize=8)
+    for i in range(n):
+        w = np.asarray(filters[i])
+        limit = float(np.abs(w).max()) or 1.0
+        axes[0, i + 1].imshow(w, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        axes[0, i + 1].set_title(f"filter {i}", fontsize=7)
+        axes[1, i + 1].imshow(np.asarray(maps[i]), cmap="viridis")
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -216,13 +216,13 @@ def max_pool2d(x, kernel_size, stride=None) -> Tensor:
         raise ValueError(f"max_pool2d: input {x.shape}, kernel {(kh, kw)}: {err}") from None
     data = x.data
     best = data[:, :, 0:sh * ho:sh, 0:sw * wo:sw].copy()
-    argmax = np.zeros(best.shape, dtype=np.int64)
+    argmax = np.zeros(best.shape, dtype=np.uint8 if kh * kw <= 256 else np.int64)
     for k in range(1, kh * kw):
         a, b = divmod(k, kw)
         cand = data[:, :, a:a + sh * ho:sh, b:b + sw * wo:sw]
         better = cand > best
-        np.copyto(best, cand, where=better)
-        argmax[better] = k
+        np.maximum(best, cand, out=best)
+        np.maximum(argmax, better * argmax.dtype.type(k), out=argmax)
     return record_op(best, "max_pool2d", (x,), argmax=argmax, kernel=(kh, kw), stride=(sh, sw))
 
 
@@ -239,10 +239,14 @@ def max_pool2d_backward(grad: np.ndarray, node) -> tuple:
     sh, sw = node.saved["stride"]
     ho, wo = grad.shape[2:]
     grad_x = np.zeros(x.shape, dtype=grad.dtype)
-    zero = np.zeros((), dtype=grad.dtype)
+    apart = sh >= kh and sw >= kw
     for k in range(kh * kw):
         a, b = divmod(k, kw)
-        grad_x[:, :, a:a + sh * ho:sh, b:b + sw * wo:sw] += np.where(argmax == k, grad, zero)
+        part = grad_x[:, :, a:a + sh * ho:sh, b:b + sw * wo:sw]
+        if apart:
+            np.multiply(argmax == k, grad, out=part)
+        else:
+            part += (argmax == k) * grad
     return (grad_x,)
 
 

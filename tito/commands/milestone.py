@@ -61,6 +61,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         cmd += ["--data", args.data]
+    if args.resume:
+        if not ms.resumable:
+            print(f"tito: milestone {ms.number} keeps no checkpoints; --resume applies to "
+                  f"{', '.join(m.number for m in course.MILESTONES if m.resumable)}",
+                  file=sys.stderr)
+            return 2
+        cmd += ["--resume"]
     env = dict(os.environ)
     # The milestone must train with this working copy's package, whatever else is installed.
     env["PYTHONPATH"] = os.pathsep.join(
@@ -115,4 +122,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     rp.add_argument("--seed", type=_count(0), default=0)
     rp.add_argument("--data", choices=("mnist", "digits"), default=None)
     rp.add_argument("--out", type=Path, default=None, help="folder for figures and result.json")
+    rp.add_argument("--resume", action="store_true",
+                    help="continue from the checkpoint of the last finished epoch in --out")
     rp.set_defaults(func=cmd_run)
