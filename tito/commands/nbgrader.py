@@ -405,3 +405,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = steps.add_parser("status", help="assignments, submissions and average scores")
     _course_option(p)
     p.set_defaults(func=cmd_status)
+
+    from tito.commands import hub  # the JupyterHub steps live in their own file
+    hub.register(steps)

@@ -1,0 +1,526 @@
+"""The course on a real JupyterHub, end to end (`tito nbgrader hub`).
+
+One module-scoped run: a students' venv made from the student edition, two throwaway Unix
+accounts, nbgrader's exchange, JupyterHub with configurable-http-proxy and the local process
+spawner on 127.0.0.1. Module 01 is released; each student fetches, edits and submits as that
+account; the instructor (the account running the tests) collects, autogrades, returns feedback,
+and each student fetches it. Then the hub's REST API and the file permissions are checked.
+
+It needs root (to add accounts and to let the hub start servers as them), useradd/userdel and
+runuser, and configurable-http-proxy on PATH (`npm install -g configurable-http-proxy`); it
+skips naming what is missing otherwise. Accounts, processes and files it made are removed even
+when a step fails.
+
+The quick tests at the end check the hub helpers without any account.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO
+from tito import course, grading, hub
+
+MODULE = course.get_module("01")
+AID = grading.assignment_id(MODULE)
+NOTEBOOK = grading.notebook_name(MODULE)
+BIN = Path(sys.executable).parent
+
+
+def _missing() -> str | None:
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return "needs root: it adds two Unix accounts and the hub starts servers as them"
+    for tool in ("useradd", "userdel", "runuser"):
+        if shutil.which(tool) is None:
+            return f"needs `{tool}` to make throwaway student accounts"
+    if _shared_python() is None:
+        return (f"needs a Python 3.10+ with venv that every account can run ({sys.executable} "
+                f"is in a private folder and /usr/bin/python3 is missing or unusable)")
+    if shutil.which("configurable-http-proxy") is None:
+        return ("needs configurable-http-proxy on PATH: "
+                "`npm install -g configurable-http-proxy`")
+    return None
+
+
+def _shared_python() -> Path | None:
+    """A Python every account can run: this one, unless it lives in a private folder."""
+    for candidate in (Path(sys.executable).resolve(), Path("/usr/bin/python3")):
+        if candidate.is_file() and hub.runnable_by_others(candidate):
+            probe = _run([str(candidate), "-c", "import sys, venv, ensurepip; "
+                          "sys.exit(sys.version_info < (3, 10))"])
+            if probe.returncode == 0:
+                return candidate
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(cmd: list[str], timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def _tito(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return _run([str(BIN / "tito"), *args], timeout=timeout, cwd=REPO)
+
+
+def _ok(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == 0, (f"{proc.args} exited {proc.returncode}\n"
+                                  f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _pids_of_uid(uid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    pids.append(int(entry.name))
+            except FileNotFoundError:
+                pass
+    return pids
+
+
+def _processes_of(uid: int) -> list[tuple[list[str], dict[str, str]]]:
+    """(argv, environment) of every process running as ``uid``."""
+    out = []
+    for pid in _pids_of_uid(uid):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        env = dict(kv.decode().split("=", 1) for kv in raw if b"=" in kv)
+        out.append(([a.decode() for a in argv if a], env))
+    return out
+
+
+class Student:
+    def __init__(self, name: str, home: Path, venv: Path):
+        self.name, self.home, self.venv = name, home, venv
+
+    @property
+    def uid(self) -> int:
+        import pwd
+
+        return pwd.getpwnam(self.name).pw_uid
+
+    def run(self, *cmd: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """A command as this student, with only the students' venv on PATH, from their home."""
+        env = ["env", "-i", f"HOME={self.home}", f"USER={self.name}", "LANG=C.UTF-8",
+               f"PATH={self.venv}/bin:/usr/bin:/bin"]
+        return _run(["runuser", "-u", self.name, "--", *env, *cmd], timeout=timeout,
+                    cwd=self.home)
+
+    def can_read(self, path: Path) -> bool:
+        code = ("import os, sys; p = sys.argv[1]\n"
+                "os.listdir(p) if os.path.isdir(p) else open(p, 'rb').read(1)")
+        return self.run("python", "-c", code, str(path)).returncode == 0
+
+    def can_write_into(self, folder: Path) -> bool:
+        code = "import sys; open(sys.argv[1] + '/intruder.txt', 'w').write('x')"
+        return self.run("python", "-c", code, str(folder)).returncode == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The deployment, built once for the module's tests and torn down in reverse order
+
+
+@pytest.fixture(scope="module")
+def base(request):
+    reason = _missing()
+    if reason:
+        pytest.skip(reason)
+    root = Path(tempfile.mkdtemp(prefix="tito-hub-"))
+    os.chmod(root, 0o755)  # other accounts reach what the test opens to them, and no more
+    request.addfinalizer(lambda: shutil.rmtree(root, ignore_errors=True))
+    return root
+
+
+@pytest.fixture(scope="module")
+def student_venv(base):
+    """The students' venv: the student edition with the `hub` extra, as the README says."""
+    edition = base / "edition"
+    _ok(_tito("release", "student", "--out", str(edition)))
+    venv = base / "student-venv"
+    # Students run this venv's Python: it must come from an interpreter they can read.
+    _ok(_run([str(_shared_python()), "-m", "venv", str(venv)]))
+    _ok(_run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+              "--disable-pip-version-check", f"{edition}[hub]"], timeout=900))
+    for p in [venv, *venv.rglob("*")]:
+        if not p.is_symlink():
+            os.chmod(p, stat.S_IMODE(p.stat().st_mode) | 0o044 | (0o011 if p.is_dir() else 0))
+    return venv
+
+
+@pytest.fixture(scope="module")
+def students(base, student_venv, request):
+    (base / "home").mkdir(mode=0o755)
+    made: list[Student] = []
+
+    def remove():
+        for s in made:
+            for pid in _pids_of_uid(s.uid):
+                _kill(pid)
+            subprocess.run(["userdel", "--remove", s.name], capture_output=True)
+    request.addfinalizer(remove)
+    tag = secrets.token_hex(2)
+    for i in (1, 2):
+        name = f"tthub{tag}s{i}"
+        home = base / "home" / name
+        _ok(_run(["useradd", "--create-home", "--home-dir", str(home), "--shell", "/bin/sh",
+                  "--user-group", name]))
+        made.append(Student(name, home, student_venv))
+        os.chmod(home, 0o700)
+    return made
+
+
+@pytest.fixture(scope="module")
+def course_dir(base, student_venv, students):
+    root = base / "course"
+    _ok(_tito("nbgrader", "init", str(root)))
+    out = _ok(_tito("nbgrader", "hub", "setup", "--course", str(root),
+                    "--exchange", str(base / "exchange"), "--student-venv", str(student_venv),
+                    *[a for s in students for a in ("--student", s.name)]))
+    # The install command setup printed, run as root (this test already is root: no sudo).
+    install = next(ln.strip() for ln in out.splitlines() if ln.strip().startswith("sudo install"))
+    _ok(_run(install.split()[1:]))
+    _ok(_tito("nbgrader", "generate", MODULE.number, "--course", str(root)))
+    return root
+
+
+@pytest.fixture(scope="module")
+def jupyterhub(base, course_dir, student_venv, students, request):
+    """JupyterHub from the config setup wrote, with test-only login and ports on 127.0.0.1."""
+    state = base / "hub-state"
+    state.mkdir(mode=0o700)
+    token = secrets.token_hex(24)
+    port, hub_port, api_port = _free_port(), _free_port(), _free_port()
+    config = (hub.hub_folder(course_dir) / hub.HUB_CONFIG).read_text(encoding="utf-8")
+    config += f"""
+# ---- test only: no PAM passwords, fixed local ports, a service token to drive the REST API
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = {secrets.token_hex(16)!r}
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = {port}
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = {hub_port}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
+c.ConfigurableHTTPProxy.pid_file = {str(state / "proxy.pid")!r}
+c.JupyterHub.db_url = "sqlite:///{state / 'hub.sqlite'}"
+c.JupyterHub.cookie_secret_file = {str(state / "cookie_secret")!r}
+c.JupyterHub.services = [{{"name": "course-test", "api_token": {token!r}}}]
+c.JupyterHub.load_roles = [{{"name": "course-test", "services": ["course-test"],
+                            "scopes": ["admin:users", "admin:servers", "tokens"]}}]
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 120
+"""
+    cfg = state / "jupyterhub_config.py"
+    cfg.write_text(config, encoding="utf-8")
+    log = open(state / "hub.log", "w")
+    proc = subprocess.Popen([str(student_venv / "bin" / "jupyterhub"), "-f", str(cfg)],
+                            cwd=state, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+
+    def stop():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                _kill(proc.pid)
+                proc.wait(10)
+        pid_file = state / "proxy.pid"
+        if pid_file.is_file():
+            text = pid_file.read_text().strip()
+            if text.isdigit():
+                _kill(int(text))
+        log.close()
+    request.addfinalizer(stop)
+
+    api = HubAPI(f"http://127.0.0.1:{port}", token, state / "hub.log", proc)
+    api.wait_up()
+    return api
+
+
+class HubAPI:
+    def __init__(self, url: str, token: str, log: Path, proc: subprocess.Popen):
+        self.url, self.token, self.log, self.proc = url, token, log, proc
+
+    def call(self, method: str, path: str, token: str | None = None, body=None,
+             ) -> tuple[int, object]:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers={
+            "Authorization": f"token {token or self.token}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                raw = r.read()
+                status = r.status
+        except urllib.error.HTTPError as err:
+            raw, status = err.read(), err.code
+        try:
+            return status, json.loads(raw or b"null")
+        except ValueError:
+            return status, raw.decode("utf-8", "replace")
+
+    def why(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")[-4000:]
+
+    def wait_up(self, timeout: float = 90) -> None:
+        end = time.time() + timeout
+        while time.time() < end:
+            assert self.proc.poll() is None, f"JupyterHub exited:\n{self.why()}"
+            try:
+                if self.call("GET", "/hub/api/")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError(f"JupyterHub did not answer in {timeout} s:\n{self.why()}")
+
+    def start_server(self, user: str, timeout: float = 150) -> None:
+        status, body = self.call("POST", f"/hub/api/users/{user}/server")
+        assert status in (201, 202), f"spawn {user}: {status} {body}\n{self.why()}"
+        end = time.time() + timeout
+        while time.time() < end:
+            status, body = self.call("GET", f"/hub/api/users/{user}")
+            server = (body or {}).get("servers", {}).get("", {}) if status == 200 else {}
+            if server.get("ready"):
+                return
+            time.sleep(1)
+        raise AssertionError(f"{user}'s server not ready in {timeout} s:\n{self.why()}")
+
+    def user_token(self, user: str) -> str:
+        status, body = self.call("POST", f"/hub/api/users/{user}/tokens",
+                                 body={"note": "course test", "expires_in": 3600})
+        assert status in (200, 201), f"token for {user}: {status} {body}"
+        return body["token"]
+
+    def assignments(self, user: str, token: str) -> tuple[int, object]:
+        return self.call("GET", f"/user/{user}/assignments?course_id={grading.COURSE_ID}",
+                         token=token)
+
+
+def _solved(fetched: Path, dest: Path) -> None:
+    """The fetched notebook with the reference solution typed into every solution cell."""
+    import nbformat
+
+    nb = nbformat.read(str(fetched), as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source
+               for c in grading.source_notebook(MODULE).cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    typed = 0
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and meta.get("grade_id") in answers:
+            cell.source = "\n".join(ln for ln in answers[meta["grade_id"]].splitlines()
+                                    if "BEGIN SOLUTION" not in ln and "END SOLUTION" not in ln)
+            typed += 1
+    assert typed, "no solution cell in the fetched notebook"
+    nbformat.write(nb, str(dest))
+    os.chmod(dest, 0o644)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.hub
+def test_course_on_jupyterhub(base, course_dir, student_venv, students, jupyterhub):
+    s1, s2 = students
+    api = jupyterhub
+
+    # The students' environment: no reference solution reachable from their Python.
+    for s in students:
+        r = s.run("python", "-c", "import tinytorch.core.tensor as t; print(t.__file__)")
+        assert r.returncode != 0, f"{s.name} imported a finished tensor module: {r.stdout}"
+        assert "tito module complete 01" in r.stderr, r.stderr[-800:]
+
+    # 1. Release through the exchange.
+    out = _ok(_tito("nbgrader", "hub", "release", MODULE.number, "--course", str(course_dir)))
+    assert f"{AID}: released" in out
+
+    # 2. Each student's server, through the hub: it answers the Assignments endpoint with the
+    #    release, runs its kernels from the students' venv, and refuses the other's token.
+    tokens = {}
+    for s in students:
+        api.start_server(s.name)
+        tokens[s.name] = api.user_token(s.name)
+    for s in students:
+        status, body = api.assignments(s.name, tokens[s.name])
+        assert status == 200 and body["success"], (status, body)
+        listed = {(a["assignment_id"], a["status"]) for a in body["value"]}
+        assert (AID, "released") in listed, listed
+        # The server (and so its kernels, which use the server's Python) runs from the
+        # students' venv, with nothing of the instructor's environment passed on.
+        servers = _processes_of(s.uid)
+        assert servers, f"no process runs as {s.name}"
+        for argv, env in servers:
+            assert argv[0].startswith(f"{student_venv}/"), argv
+            assert env.get("VIRTUAL_ENV") == str(student_venv), env.get("VIRTUAL_ENV")
+            assert str(BIN) not in env.get("PATH", ""), env.get("PATH")
+    status, body = api.assignments(s1.name, tokens[s2.name])
+    assert status == 403, f"{s2.name}'s token opened {s1.name}'s server: {status} {body}"
+
+    # 3. Each student fetches (no --course: the course id comes from the installed config),
+    #    edits and submits, as that account. s1 types the solutions, s2 hands in the stubs.
+    for s in students:
+        _ok(s.run("nbgrader", "fetch_assignment", AID))
+        fetched = s.home / AID / NOTEBOOK
+        assert fetched.is_file()
+        if s is s1:
+            draft = base / "s1-draft.ipynb"
+            _solved(fetched, draft)
+            _ok(s.run("cp", str(draft), str(fetched)))
+        _ok(s.run("nbgrader", "submit", AID))
+    status, body = api.assignments(s1.name, tokens[s1.name])
+    assert status == 200 and body["success"], body
+    assert any(a["assignment_id"] == AID and a["status"] == "submitted"
+               for a in body["value"]), body["value"]
+
+    # A student cannot look into the inbound (nbgrader's 733) at the other's hand-in.
+    inbound = base / "exchange" / grading.COURSE_ID / "inbound"
+    assert inbound.is_dir() and not s2.can_read(inbound)
+
+    # 4. Collect, autograde (through tito), feedback, return; each student fetches feedback.
+    out = _ok(_tito("nbgrader", "hub", "collect", MODULE.number, "--course", str(course_dir)))
+    assert "2 submission(s)" in out, out
+    out = _ok(_tito("nbgrader", "autograde", MODULE.number, "--course", str(course_dir)))
+    marks = grading.scores(course_dir, MODULE)
+    assert set(marks) == {s1.name, s2.name}, (marks, out)
+    # The typed answers score (the module's own tests check they earn every point); the stubs
+    # earn nothing.
+    assert marks[s1.name][0] > 0 == marks[s2.name][0], (marks, out)
+    _ok(_tito("nbgrader", "feedback", MODULE.number, "--course", str(course_dir)))
+    _ok(_tito("nbgrader", "hub", "return", MODULE.number, "--course", str(course_dir)))
+    for s in students:
+        _ok(s.run("nbgrader", "fetch_feedback", AID))
+        pages = list((s.home / AID / "feedback").rglob(NOTEBOOK.replace(".ipynb", ".html")))
+        assert pages, f"no feedback for {s.name} under {s.home / AID}"
+        assert "BEGIN HIDDEN TESTS" not in pages[0].read_text(encoding="utf-8")
+    _ok(_tito("nbgrader", "export", "--course", str(course_dir)))
+
+    # 5. Privacy: no student reads the course directory, the gradebook, the grades or the
+    #    other's hand-in, or writes into it.
+    submitted = course_dir / "submitted"
+    for s, other in ((s1, s2), (s2, s1)):
+        assert not s.can_read(course_dir), f"{s.name} can list {course_dir}"
+        assert not s.can_read(course_dir / "gradebook.db")
+        assert not s.can_read(course_dir / "grades.csv")
+        theirs = submitted / other.name / AID
+        assert not s.can_read(theirs / NOTEBOOK), f"{s.name} reads {other.name}'s hand-in"
+        assert not s.can_write_into(theirs), f"{s.name} writes into {other.name}'s hand-in"
+    # ... and that holds because of the modes, not only because of the folder above them.
+    assert hub.privacy_problems(course_dir) == []
+
+    # 6. The doctor agrees with all of the above, and is right about the module sources.
+    r = _tito("nbgrader", "hub", "doctor", "--course", str(course_dir),
+              "--student-venv", str(student_venv))
+    lines = r.stdout.splitlines()
+    for name in ("exchange", "exchange seen by students", "course id seen by students",
+                 "course directory private", "students' tinytorch"):
+        assert any(ln.startswith(f"OK    {name}:") for ln in lines), (name, r.stdout)
+    sources_open = s1.can_read(MODULE.source())
+    flagged = any(ln.startswith("FAIL  module sources private:") for ln in lines)
+    assert flagged == sources_open, r.stdout
+    assert r.returncode == (1 if sources_open else 0), r.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Quick checks of the helpers (no accounts, no hub)
+
+
+def test_exchange_mode_checked_and_fixed(tmp_path):
+    ex = tmp_path / "exchange"
+    assert "does not exist" in hub.exchange_problem(ex)
+    assert "created" in hub.ensure_exchange(ex)
+    assert stat.S_IMODE(ex.stat().st_mode) == 0o1777
+    assert hub.exchange_problem(ex) is None
+    os.chmod(ex, 0o755)
+    assert "1777" in hub.exchange_problem(ex)
+
+
+def test_privacy_problems_found_and_fixed(tmp_path):
+    root = tmp_path / "course"
+    hand_in = root / "submitted" / "ada" / AID
+    hand_in.mkdir(parents=True)
+    (hand_in / NOTEBOOK).write_text("{}")
+    (root / "gradebook.db").write_text("")
+    os.chmod(root, 0o755)
+    os.chmod(root / "gradebook.db", 0o644)
+    os.chmod(hand_in, 0o777)
+    found = "\n".join(hub.privacy_problems(root))
+    assert "0755" in found and "gradebook.db" in found and "world-writable" in found
+    hub.make_private(root)
+    assert hub.privacy_problems(root) == []
+
+
+def test_setup_writes_configs_from_templates(tmp_path):
+    root = tmp_path / "course"
+    venv = tmp_path / "venv"
+    student_cfg, hub_cfg = hub.write_configs(root, tmp_path / "ex", venv, ["bo", "ada"])
+    ns: dict = {}
+    from traitlets.config import Config
+
+    cfg = Config()
+    exec(student_cfg.read_text(), {"get_config": lambda: cfg})
+    assert cfg.Exchange.root == str(tmp_path / "ex")
+    assert cfg.CourseDirectory.course_id == grading.COURSE_ID
+    assert hub.configured_exchange(root) == tmp_path / "ex"
+    cfg = Config()
+    exec(hub_cfg.read_text(), {"get_config": lambda: cfg}, ns)
+    assert cfg.Spawner.cmd == [f"{venv}/bin/jupyterhub-singleuser"]
+    assert cfg.Spawner.environment["PATH"].startswith(f"{venv}/bin:")
+    assert cfg.Authenticator.allowed_users == {"ada", "bo"}
+    assert hub.install_command(student_cfg, venv).endswith(
+        f"{venv}/etc/jupyter/nbgrader_config.py")
+
+
+def test_hub_commands_say_what_to_do(tmp_path):
+    r = _tito("nbgrader", "hub", "release", "01", "--course", str(tmp_path / "nothing"))
+    assert r.returncode == 2 and "tito nbgrader init" in r.stderr, r.stderr
+    root = tmp_path / "course"
+    _ok(_tito("nbgrader", "init", str(root)))
+    r = _tito("nbgrader", "hub", "release", "01", "--course", str(root))
+    assert r.returncode == 2 and "tito nbgrader generate 01" in r.stderr, r.stderr
+    r = _tito("nbgrader", "hub", "setup", "--course", str(root), "--student-venv",
+              str(tmp_path / "no-venv"))
+    assert r.returncode == 2 and "not a venv" in r.stderr, r.stderr
+
+
+def test_doctor_flags_the_instructors_environment(tmp_path):
+    """Pointed at this (instructor) venv as if students ran it, the doctor says so."""
+    root = tmp_path / "course"
+    _ok(_tito("nbgrader", "init", str(root)))
+    os.chmod(root, 0o755)
+    r = _tito("nbgrader", "hub", "doctor", "--course", str(root),
+              "--student-venv", sys.prefix)
+    assert r.returncode == 1, r.stdout
+    assert "FAIL  hub set-up:" in r.stdout, r.stdout
+    assert "FAIL  course directory private:" in r.stdout, r.stdout
+    assert "FAIL  students' tinytorch: imports the instructor's package" in r.stdout, r.stdout

@@ -1,0 +1,393 @@
+"""The course on a shared JupyterHub: nbgrader's exchange, the students' config and checks.
+
+On a hub, students and the instructor are different Unix accounts on one machine. Three things
+must hold for the course to work, and the fourth for it to be fair:
+
+1. The exchange folder exists with nbgrader's permissions (everyone may write, sticky: 1777).
+2. Every student's nbgrader reads the exchange root and the course id from a Jupyter config file
+   in the students' Python (not from the course directory, which students cannot read).
+3. The students' servers run the student edition's environment: ``import tinytorch`` there
+   never reaches the reference solutions.
+4. The course directory, its gradebook and grades, and the collected submissions are readable by
+   the instructor only.
+
+``setup`` writes the two config files (templates in ``tito/templates/hub/``) into
+``<course>/hub/``; ``doctor_checks`` verifies all four points on a running machine.
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from tito import course, grading
+
+EXCHANGE_MODE = 0o1777
+DEFAULT_EXCHANGE = Path("/srv/nbgrader/exchange")
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "hub"
+HUB_FOLDER = "hub"                     # inside the course directory
+STUDENT_CONFIG = "nbgrader_config.py"  # the name Jupyter looks for in its config folders
+HUB_CONFIG = "jupyterhub_config.py"
+
+
+class HubError(Exception):
+    """Bad input or a machine that cannot host the course yet: the message says what to do."""
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    found: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        text = f"{'OK  ' if self.ok else 'FAIL'}  {self.name}: {self.found}"
+        return text if self.ok else f"{text} — {self.fix}"
+
+
+def render(name: str, **values: str) -> str:
+    """A template of ``tito/templates/hub/`` with its ``${...}`` fields filled."""
+    return Template((TEMPLATES / name).read_text(encoding="utf-8")).substitute(values)
+
+
+# ---------------------------------------------------------------------------------------------
+# The exchange
+
+
+def exchange_problem(path: Path) -> str | None:
+    """What is wrong with an exchange folder for nbgrader on a shared machine, or None."""
+    if not path.exists():
+        return f"{path} does not exist"
+    if not path.is_dir():
+        return f"{path} is not a folder"
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o777 != 0o777:
+        return (f"{path} has mode {mode:04o}; students and the instructor must all be able to "
+                f"write into it (nbgrader needs 1777)")
+    return None
+
+
+def root_command(path: Path) -> str:
+    return f"sudo install -d -m 1777 {path}"
+
+
+def ensure_exchange(path: Path) -> str:
+    """Create or fix the exchange folder; returns what was done. HubError when not allowed."""
+    problem = exchange_problem(path)
+    if problem is None:
+        return f"{path} ready (mode {stat.S_IMODE(path.stat().st_mode):04o})"
+    if path.exists() and not path.is_dir():
+        raise HubError(f"{path} is a file, not a folder: choose another --exchange")
+    try:
+        existed = path.exists()
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, EXCHANGE_MODE)
+    except PermissionError:
+        raise HubError(f"{problem}, and this account may not change that: run "
+                       f"`{root_command(path)}` as root, then this command again") from None
+    return f"{path} {'set to' if existed else 'created with'} mode 1777"
+
+
+# ---------------------------------------------------------------------------------------------
+# Config files
+
+
+def hub_folder(root: Path) -> Path:
+    return root / HUB_FOLDER
+
+
+def student_config_target(student_venv: Path | None) -> Path:
+    """Where the students' Python reads Jupyter config: its prefix, else the system folder."""
+    base = student_venv / "etc" / "jupyter" if student_venv else Path("/etc/jupyter")
+    return base / STUDENT_CONFIG
+
+
+def install_command(config: Path, student_venv: Path | None) -> str:
+    target = student_config_target(student_venv)
+    return f"sudo install -D -m 644 {config} {target}"
+
+
+def write_configs(root: Path, exchange: Path, student_venv: Path,
+                  students: list[str]) -> tuple[Path, Path]:
+    """Write ``<course>/hub/nbgrader_config.py`` and ``jupyterhub_config.py``."""
+    folder = hub_folder(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    student_cfg = folder / STUDENT_CONFIG
+    student_cfg.write_text(render("student_" + STUDENT_CONFIG, exchange=str(exchange),
+                                  course_id=grading.COURSE_ID), encoding="utf-8")
+    hub_cfg = folder / HUB_CONFIG
+    hub_cfg.write_text(render(HUB_CONFIG, student_venv=str(student_venv),
+                              students=json.dumps(sorted(students))), encoding="utf-8")
+    return student_cfg, hub_cfg
+
+
+def configured_exchange(root: Path) -> Path:
+    """The exchange root written by setup into ``<course>/hub/nbgrader_config.py``."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    cfg = hub_folder(root) / STUDENT_CONFIG
+    if not cfg.is_file():
+        raise HubError(f"{root} has no hub set-up yet ({cfg} is missing): run "
+                       f"`tito nbgrader hub setup --exchange DIR --student-venv VENV` first")
+    loaded = PyFileConfigLoader(cfg.name, str(cfg.parent)).load_config()
+    root_value = loaded.get("Exchange", {}).get("root")
+    if not root_value:
+        raise HubError(f"{cfg} sets no c.Exchange.root: run `tito nbgrader hub setup` again")
+    return Path(root_value)
+
+
+def exchange_options(root: Path) -> list[str]:
+    """nbgrader options that point the instructor's own nbgrader runs at the exchange."""
+    return [f"--Exchange.root={configured_exchange(root)}",
+            f"--CourseDirectory.course_id={grading.COURSE_ID}"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Privacy of the course directory
+
+
+def _private(path: Path) -> bool:
+    return stat.S_IMODE(path.lstat().st_mode) & 0o077 == 0
+
+
+def privacy_problems(root: Path) -> list[str]:
+    """Everything in the course directory another account could read (or write)."""
+    problems = []
+    if root.is_dir() and not _private(root):
+        mode = stat.S_IMODE(root.stat().st_mode)
+        problems.append(f"{root} has mode {mode:04o} (other accounts can open it)")
+    for name in ("gradebook.db", "grades.csv"):
+        p = root / name
+        if p.is_file() and not _private(p):
+            problems.append(f"{p} has mode {stat.S_IMODE(p.stat().st_mode):04o}")
+    submitted = root / "submitted"
+    if submitted.is_dir():
+        for p in [submitted, *submitted.rglob("*")]:
+            mode = stat.S_IMODE(p.lstat().st_mode)
+            if mode & 0o002:
+                problems.append(f"{p} is world-writable (mode {mode:04o})")
+            elif mode & 0o077:
+                problems.append(f"{p} has mode {mode:04o}")
+    return problems
+
+
+def make_private(path: Path) -> None:
+    """Take group and other permissions off ``path`` and everything below it."""
+    for p in [path, *path.rglob("*")] if path.is_dir() else [path]:
+        if p.is_symlink():
+            continue
+        os.chmod(p, stat.S_IMODE(p.stat().st_mode) & 0o700)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the students' Python sees
+
+# Run by the students' Python in an empty folder with an empty HOME: the Jupyter config it reads
+# is then only what every student gets (system-wide and its own prefix).
+_STUDENT_VIEW = r"""
+import json, sys
+sys.modules.setdefault("rfc3987_syntax", None)
+out = {"python": sys.executable}
+try:
+    from jupyter_core.paths import jupyter_config_path
+    from nbgrader.apps import NbGrader
+    app = NbGrader()
+    app.config_file_paths.extend(jupyter_config_path())
+    app.load_config_file()
+    out["exchange"] = app.config.get("Exchange", {}).get("root")
+    out["course_id"] = app.config.get("CourseDirectory", {}).get("course_id")
+except Exception as err:
+    out["config_error"] = f"{type(err).__name__}: {err}"
+try:
+    import importlib.util
+    spec = importlib.util.find_spec("tinytorch")
+    out["package"] = list(spec.submodule_search_locations) if spec else None
+except Exception as err:
+    out["package_error"] = f"{type(err).__name__}: {err}"
+try:
+    import tinytorch.core.tensor as t
+    out["tensor"] = t.__file__
+except Exception as err:
+    out["tensor_error"] = f"{type(err).__name__}: {err}"
+print(json.dumps(out))
+"""
+
+
+def student_view(python: Path, timeout: float = 120) -> dict:
+    """What the students' Python reports about its nbgrader config and its tinytorch."""
+    if not Path(python).is_file():
+        raise HubError(f"{python}: no such Python (pass the students' venv with "
+                       f"--student-venv, e.g. /opt/tinytorch/student-venv)")
+    with tempfile.TemporaryDirectory(prefix="tito-student-view-") as home:
+        env = {"HOME": home, "PATH": f"{Path(python).parent}{os.pathsep}/usr/bin:/bin",
+               "LANG": os.environ.get("LANG", "C.UTF-8")}
+        run = subprocess.run([str(python), "-c", _STUDENT_VIEW], cwd=home, env=env,
+                             capture_output=True, text=True, timeout=timeout)
+    if run.returncode != 0:
+        last = (run.stderr.strip().splitlines() or ["no output"])[-1]
+        raise HubError(f"{python} could not run a check ({last})")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def solution_lines() -> set[str]:
+    """Distinctive lines found only inside solution or hidden-test regions of the sources.
+
+    A line that any module also shows outside those regions (given code, a test) is not one.
+    """
+    secret, public = set(), set()
+    for m in grading.modules_with_source():
+        for cell in grading.source_notebook(m).cells:
+            inside, rest = grading._regions(cell.source, grading.SOLUTION_BEGIN,
+                                            grading.SOLUTION_END)
+            hidden, rest = grading._regions("\n".join(rest), grading.HIDDEN_BEGIN,
+                                            grading.HIDDEN_END)
+            secret.update(ln.strip() for ln in inside + hidden)
+            public.update(ln.strip() for ln in rest)
+    return {ln for ln in secret - public - grading.STUB_LINES
+            if len(ln) > 20 and not ln.startswith("#")}
+
+
+def package_leaks(package_dirs: list[str]) -> list[str]:
+    """Files of a tinytorch package that hold a reference solution line."""
+    secret = solution_lines()
+    found = []
+    for d in package_dirs:
+        for f in sorted(Path(d).rglob("*.py")):
+            text = {ln.strip() for ln in f.read_text(encoding="utf-8", errors="replace")
+                    .splitlines()}
+            hits = text & secret
+            if hits:
+                found.append(f"{f} ({len(hits)} solution line(s), e.g. {sorted(hits)[0][:60]})")
+    return found
+
+
+def student_env_checks(python: Path, expected_exchange: Path | None = None) -> list[Check]:
+    view = student_view(python)
+    checks = []
+    exchange = view.get("exchange")
+    course_id = view.get("course_id")
+    fix_cfg = ("install the file `tito nbgrader hub setup` wrote, with the command it printed")
+    if "config_error" in view:
+        checks.append(Check("students' nbgrader", False, view["config_error"],
+                            f"install nbgrader in the students' venv ({python})"))
+    else:
+        same = exchange and (expected_exchange is None
+                             or Path(exchange).resolve() == expected_exchange.resolve())
+        checks.append(Check("exchange seen by students", bool(same),
+                            str(exchange or "no c.Exchange.root in their Jupyter config")
+                            + ("" if same or not exchange else
+                               f", but the course uses {expected_exchange}"), fix_cfg))
+        checks.append(Check("course id seen by students", course_id == grading.COURSE_ID,
+                            str(course_id or "none (they would need --course)"), fix_cfg))
+        if exchange and not same:
+            problem = exchange_problem(Path(exchange))
+            checks.append(Check("students' exchange", problem is None, problem or
+                                f"{exchange} (mode "
+                                f"{stat.S_IMODE(Path(exchange).stat().st_mode):04o})",
+                                f"run `{root_command(Path(exchange))}` as root"))
+    package = view.get("package")
+    fix_env = ("make the students' venv from the student edition: `tito release student --out "
+               "DIR`, then `VENV/bin/pip install DIR jupyterhub`")
+    if not package:
+        checks.append(Check("students' tinytorch", False,
+                            view.get("package_error", f"not installed for {python}"), fix_env))
+        return checks
+    inside = [d for d in package if Path(d).resolve().is_relative_to(course.REPO_ROOT)]
+    leaks = package_leaks(package)
+    ok = not inside and not leaks
+    if inside:
+        found = f"imports the instructor's package at {inside[0]}"
+    elif leaks:
+        found = "reference solutions in " + "; ".join(leaks[:3])
+    else:
+        error = view.get("tensor_error", "?").split(":")[0]
+        tensor = (f"its tinytorch.core.tensor is {view['tensor']}" if view.get("tensor")
+                  else f"import tinytorch.core.tensor raises {error}")
+        found = f"{package[0]} holds no reference solution; {tensor}"
+    checks.append(Check("students' tinytorch", ok, found, fix_env))
+    return checks
+
+
+def runnable_by_others(python: Path) -> bool:
+    """True when accounts other than the owner can run this interpreter (and read its stdlib)."""
+    real = Path(python).resolve()
+    folders = [real.parent]
+    if real.parent.name == "bin":
+        folders.append(real.parent.parent / "lib")
+    for folder in folders:
+        for p in [folder, *folder.parents]:
+            if p.exists() and not stat.S_IMODE(p.stat().st_mode) & 0o001:
+                return False
+    return bool(stat.S_IMODE(real.stat().st_mode) & 0o001)
+
+
+def readable_by_others(path: Path) -> bool:
+    """True when an account other than the owner (and not in its group) can list ``path``."""
+    path = path.resolve()
+    for parent in reversed(path.parents):
+        if not stat.S_IMODE(parent.stat().st_mode) & 0o001:
+            return False
+    return bool(stat.S_IMODE(path.stat().st_mode) & 0o005 == 0o005)
+
+
+def doctor_checks(root: Path, student_venv: Path | None) -> list[Check]:
+    """Every check of a hub deployment, in the order an instructor fixes them."""
+    checks: list[Check] = []
+    try:
+        exchange = configured_exchange(root)
+    except HubError as err:
+        checks.append(Check("hub set-up", False, str(err).split(":")[0],
+                            "run `tito nbgrader hub setup --exchange DIR --student-venv VENV`"))
+        exchange = None
+    if exchange is not None:
+        problem = exchange_problem(exchange)
+        checks.append(Check("exchange", problem is None,
+                            problem or f"{exchange}, mode "
+                                       f"{stat.S_IMODE(exchange.stat().st_mode):04o}",
+                            f"run `{root_command(exchange)}` as root"))
+    problems = privacy_problems(root)
+    checks.append(Check("course directory private", not problems,
+                        "; ".join(problems[:4]) + (f" (+{len(problems) - 4} more)"
+                                                   if len(problems) > 4 else "")
+                        if problems else f"{root}, its gradebook, grades and submissions are "
+                                         f"readable by {owner(root)} only",
+                        f"chmod -R go-rwx {root}"))
+    modules = course.REPO_ROOT / "modules"
+    open_sources = readable_by_others(modules)
+    checks.append(Check("module sources private", not open_sources,
+                        f"{modules} (with the reference solutions) is "
+                        f"{'readable by every account' if open_sources else 'not readable by others'}",
+                        f"chmod 700 {course.REPO_ROOT}"))
+    if student_venv is None:
+        checks.append(Check("students' environment", False, "not given",
+                            "pass --student-venv VENV (the venv the hub's spawner runs)"))
+    else:
+        python = student_venv / "bin" / "python"
+        if python.exists() and not runnable_by_others(python):
+            checks.append(Check("students' Python", False,
+                                f"{python} is {python.resolve()}, in a folder other accounts "
+                                f"cannot open", "make the venv from a Python every account "
+                                f"can run, e.g. `/usr/bin/python3 -m venv {student_venv}`"))
+        try:
+            checks += student_env_checks(python, exchange)
+        except (HubError, subprocess.TimeoutExpired) as err:
+            checks.append(Check("students' environment", False, str(err),
+                                "make the students' venv as the README shows"))
+    return checks
+
+
+def owner(path: Path) -> str:
+    import pwd
+
+    uid = path.stat().st_uid
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
