@@ -286,17 +286,21 @@ def plot_filters_and_maps(filters, image, maps, path: Path, title: str) -> Path:
 
     plt = _plt()
     n = len(filters)
-    fig, axes = plt.subplots(2, n + 1, figsize=(1.2 * (n + 1), 2.8), squeeze=False)
+    cols = min(n, 8)
+    blocks = -(-n // cols)          # rows of filters; each has its maps underneath
+    fig, axes = plt.subplots(2 * blocks, cols + 1, figsize=(1.3 * (cols + 1), 2.7 * blocks),
+                             squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     axes[0, 0].imshow(np.asarray(image).reshape(28, 28), cmap="gray_r")
     axes[0, 0].set_title("input", fontsize=8)
     for i in range(n):
+        row, col = 2 * (i // cols), i % cols + 1
         w = np.asarray(filters[i])
         limit = float(np.abs(w).max()) or 1.0
-        axes[0, i + 1].imshow(w, cmap="RdBu_r", vmin=-limit, vmax=limit)
-        axes[0, i + 1].set_title(f"filter {i}", fontsize=7)
-        axes[1, i + 1].imshow(np.asarray(maps[i]), cmap="viridis")
+        axes[row, col].imshow(w, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        axes[row, col].set_title(f"filter {i}", fontsize=7)
+        axes[row + 1, col].imshow(np.asarray(maps[i]), cmap="viridis")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

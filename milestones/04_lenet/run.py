@@ -145,7 +145,7 @@ def resume_from(out: Path, model, optimizer, args, source: str) -> dict | None:
 
 
 def main() -> int:
-    args = kit.parse_args(__doc__.splitlines()[0], default_epochs=8, default_data="mnist",
+    args = kit.parse_args(__doc__.splitlines()[0], default_epochs=6, default_data="mnist",
                           resumable=True)
     manual_seed(args.seed)
     train_images, train_labels, test_images, test_labels, source = load_data(args.data)
@@ -210,7 +210,7 @@ def main() -> int:
                                args.out / "misclassified.png", "Misclassified test digits"),
         kit.plot_filters_and_maps(first.weight.data[:, 0], test_images[sample], maps,
                                   args.out / "filters_and_maps.png",
-                                  "First-layer filters (top) and what each sees in one digit"),
+                                  "First-layer filters, each above its feature map of one test digit"),
     ]
     reached = test_acc >= TARGET
     kit.summary_table("Milestone 04 — LeNet on handwritten digits", [
