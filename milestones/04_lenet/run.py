@@ -210,7 +210,8 @@ def main() -> int:
                                args.out / "misclassified.png", "Misclassified test digits"),
         kit.plot_filters_and_maps(first.weight.data[:, 0], test_images[sample], maps,
                                   args.out / "filters_and_maps.png",
-                                  "First-layer filters, each above its feature map of one test digit"),
+                                  "First-layer filters, each above its feature map of "
+                                  "one test digit"),
     ]
     reached = test_acc >= TARGET
     kit.summary_table("Milestone 04 — LeNet on handwritten digits", [
