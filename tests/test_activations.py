@@ -18,7 +18,7 @@ pytestmark = pytest.mark.module02
 
 FUNCTIONS = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh, "gelu": gelu, "softmax": softmax}
 CLASSES = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "gelu": GELU, "softmax": Softmax}
-SAVED_KEYS = {"relu": {"out"}, "sigmoid": {"out"}, "tanh": {"out"}, "gelu": set(),
+SAVED_KEYS = {"relu": {"out"}, "sigmoid": {"out"}, "tanh": {"out"}, "gelu": {"approximate"},
               "softmax": {"dim", "out"}}
 F32_MAX = float(np.finfo(np.float32).max)
 
@@ -44,9 +44,8 @@ def reference(name: str, x: np.ndarray, dim: int = -1) -> np.ndarray:
             return 1.0 / (1.0 + np.exp(-x))
         if name == "tanh":
             return np.tanh(x)
-        if name == "gelu":
-            c = math.sqrt(2.0 / math.pi)
-            return 0.5 * x * (1.0 + np.tanh(c * (x + 0.044715 * x ** 3)))
+        if name == "gelu":   # exact: x * Phi(x), Phi from math.erf
+            return 0.5 * x * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
         if name == "softmax":
             e = np.exp(x - x.max(axis=dim, keepdims=True))
             return e / e.sum(axis=dim, keepdims=True)
@@ -92,16 +91,24 @@ def test_known_values():
     assert sigmoid(Tensor([0.0])).item() == 0.5
     assert tanh(Tensor([0.0])).item() == 0.0
     assert gelu(Tensor([0.0])).item() == 0.0
-    np.testing.assert_allclose(gelu(Tensor([1.0, -1.0])).data, [0.8411920, -0.1588080], atol=1e-6)
+    np.testing.assert_allclose(gelu(Tensor([1.0, -1.0])).data, [0.8413447, -0.1586553], atol=1e-6)
+    np.testing.assert_allclose(gelu(Tensor([1.0, -1.0]), approximate="tanh").data,
+                               [0.8411920, -0.1588080], atol=1e-6)
+    with pytest.raises(ValueError, match="approximate"):
+        gelu(Tensor([1.0]), approximate="fast")
     np.testing.assert_allclose(softmax(Tensor([2.0, 1.0, 0.1])).data,
                                [0.6590012, 0.2424330, 0.0985659], atol=1e-6)
 
 
-def test_gelu_is_close_to_exact_gelu():
-    # The tanh form approximates x * Phi(x); the two agree to a few 1e-4 everywhere.
+def test_gelu_is_exact_by_default_and_tanh_on_request():
+    """PyTorch's default GELU is exact; the tanh form agrees with it to a few 1e-4."""
     x = np.linspace(-6.0, 6.0, 241)
     exact = np.array([0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0))) for v in x])
-    assert np.max(np.abs(gelu(Tensor(x)).data - exact)) < 1e-3
+    np.testing.assert_allclose(gelu(Tensor(x)).data, exact, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(GELU()(Tensor(x)).data, exact, rtol=1e-12, atol=1e-15)
+    approx = GELU(approximate="tanh")(Tensor(x)).data
+    assert 1e-5 < np.max(np.abs(approx - exact)) < 1e-3
+    assert repr(GELU(approximate="tanh")) == "GELU(approximate='tanh')"
 
 
 def test_gelu_minimum_is_the_known_dip():
@@ -336,7 +343,7 @@ def test_objects_call_forward_and_match_the_functions(name):
 
 def test_reprs():
     assert [repr(c()) for c in (ReLU, Sigmoid, Tanh, GELU)] == \
-        ["ReLU()", "Sigmoid()", "Tanh()", "GELU()"]
+        ["ReLU()", "Sigmoid()", "Tanh()", "GELU(approximate='none')"]
     assert repr(Softmax()) == "Softmax(dim=-1)"
     assert repr(Softmax(dim=1)) == "Softmax(dim=1)"
     assert Softmax(0).dim == 0
@@ -380,9 +387,31 @@ def test_against_pytorch_when_installed():
     tx = torch.tensor(x)
     pairs = {
         "relu": torch.relu(tx), "sigmoid": torch.sigmoid(tx), "tanh": torch.tanh(tx),
-        "gelu": torch.nn.functional.gelu(tx, approximate="tanh"),
+        "gelu": torch.nn.functional.gelu(tx),
         "softmax": torch.softmax(tx, dim=-1),
     }
     for name, expected in pairs.items():
         np.testing.assert_allclose(FUNCTIONS[name](Tensor(x)).data, expected.numpy(),
                                    rtol=1e-10, atol=1e-12, err_msg=name)
+    np.testing.assert_allclose(gelu(Tensor(x), approximate="tanh").data,
+                               torch.nn.functional.gelu(tx, approximate="tanh").numpy(),
+                               rtol=1e-10, atol=1e-12)
+
+
+def test_activations_are_modules():
+    """As in PyTorch: an activation is a Module, so a model's tree reaches it."""
+    from tinytorch.core.layers import Linear, Module, Sequential
+
+    relu_ = ReLU()
+    assert isinstance(relu_, Module) and all(isinstance(c(), Module) for c in CLASSES.values())
+    model = Sequential(Linear(2, 3), relu_, Linear(3, 1))
+    assert relu_ in list(model.modules()), "modules() reaches the activation"
+    model.eval()
+    assert relu_.training is False, "eval() reaches the activation"
+    model.train()
+    assert relu_.training is True
+    assert "(1): ReLU()" in repr(model)
+    assert list(relu_.parameters()) == [] and relu_.state_dict() == {}
+    assert relu_.train(False) is relu_ and not relu_.training
+    with pytest.raises(AttributeError):
+        relu_.no_such_method

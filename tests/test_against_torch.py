@@ -52,6 +52,13 @@ def _data(spec, rng, dtype):
 LABELS = np.array([1, 0, 3, 2, 1])
 BINARY = np.array([[0, 1, 1, 0], [1, 0, 1, 1], [0, 0, 1, 0]], np.float64)
 MASK = np.array([[True, False, True, False], [False, True, True, True], [True] * 4])
+# probabilities that are confidently wrong, right, or on the edge, for BINARY's targets
+EXTREME = np.array([[0.999, 1e-6, 0.999999, 0.5], [1e-7, 0.9999, 0.99, 1e-5],
+                    [0.7, 0.3, 1e-4, 0.2]])
+
+
+def _tensor_fn(name: str):
+    return getattr(importlib.import_module("tinytorch.core.tensor"), name)
 
 # (id, tinytorch function, torch function, input specs)
 OPS = [
@@ -75,7 +82,8 @@ OPS = [
      [((2, 3, 4), "any")]),
     ("mean-dims", lambda a: a.mean(dim=(0, 2)), lambda a: a.mean(dim=(0, 2)),
      [((2, 3, 4), "any")]),
-    ("max-dim", lambda a: a.max(dim=-1), lambda a: a.amax(dim=-1), [((3, 5), "any")]),
+    ("max-dim", lambda a: a.max(dim=-1).values, lambda a: a.max(dim=-1).values,
+     [((3, 5), "any")]),
     ("max-all", lambda a: a.max(), lambda a: a.amax(), [((3, 5), "any")]),
     ("reshape", lambda a: a.reshape(4, 6), lambda a: a.reshape(4, 6), [((2, 3, 4), "any")]),
     ("transpose", lambda a: a.transpose(0, 2), lambda a: a.transpose(0, 2),
@@ -92,8 +100,19 @@ OPS = [
     ("relu", lambda a: acts().relu(a), torch.relu, [((3, 4), "away")]),
     ("sigmoid", lambda a: acts().sigmoid(a), torch.sigmoid, [((3, 4), "any")]),
     ("tanh", lambda a: acts().tanh(a), torch.tanh, [((3, 4), "any")]),
-    ("gelu", lambda a: acts().gelu(a), lambda a: F.gelu(a, approximate="tanh"),
-     [((3, 4), "any")]),
+    ("gelu", lambda a: acts().gelu(a), F.gelu, [((3, 4), "any")]),
+    ("gelu-tanh", lambda a: acts().gelu(a, approximate="tanh"),
+     lambda a: F.gelu(a, approximate="tanh"), [((3, 4), "any")]),
+    ("clamp", lambda a: a.clamp(-0.5, 0.7), lambda a: a.clamp(-0.5, 0.7), [((3, 4), "any")]),
+    ("clamp-min", lambda a: a.clamp(min=0.1), lambda a: a.clamp(min=0.1), [((3, 4), "any")]),
+    ("where", lambda a, b: _tensor_fn("where")(Tensor(MASK), a, b),
+     lambda a, b: torch.where(torch.tensor(MASK), a, b), [((3, 4), "any"), ((1, 4), "any")]),
+    ("cat", lambda a, b: _tensor_fn("cat")([a, b], dim=1),
+     lambda a, b: torch.cat([a, b], dim=1), [((3, 2), "any"), ((3, 4), "any")]),
+    ("stack", lambda a, b: _tensor_fn("stack")([a, b], dim=-1),
+     lambda a, b: torch.stack([a, b], dim=-1), [((3, 4), "any"), ((3, 4), "any")]),
+    ("unsqueeze-squeeze", lambda a: a.unsqueeze(1).squeeze(-1),
+     lambda a: a.unsqueeze(1).squeeze(-1), [((3, 1), "any")]),
     ("softmax", lambda a: acts().softmax(a, -1), lambda a: torch.softmax(a, -1),
      [((3, 4), "any")]),
     ("softmax-dim0", lambda a: acts().softmax(a, 0), lambda a: torch.softmax(a, 0),
@@ -112,6 +131,12 @@ OPS = [
      lambda z: F.cross_entropy(z, torch.tensor(LABELS), reduction="none"), [((5, 4), "any")]),
     ("bce", lambda p: losses().binary_cross_entropy(p, BINARY.astype(p.dtype)),
      lambda p: F.binary_cross_entropy(p, torch.tensor(BINARY, dtype=p.dtype)),
+     [((3, 4), "prob")]),
+    ("bce-confident-mistakes",
+     lambda p: losses().binary_cross_entropy(p * 0 + Tensor(EXTREME.astype(p.dtype)) + p * 1e-9,
+                                             BINARY.astype(p.dtype), "sum"),
+     lambda p: F.binary_cross_entropy(p * 0 + torch.tensor(EXTREME, dtype=p.dtype) + p * 1e-9,
+                                      torch.tensor(BINARY, dtype=p.dtype), reduction="sum"),
      [((3, 4), "prob")]),
     ("bce-none", lambda p: losses().binary_cross_entropy(p, BINARY.astype(p.dtype), "none"),
      lambda p: F.binary_cross_entropy(p, torch.tensor(BINARY, dtype=p.dtype),
@@ -244,3 +269,71 @@ def test_an_mlp_trains_exactly_like_pytorch(optimizer):
         topt.step()
     for ours, theirs in zip(model.parameters(), tmodel.parameters()):
         np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+# ---- semantics PyTorch users lean on ------------------------------------------------------------
+
+@pytest.mark.module01
+def test_dtypes_of_new_tensors_match_pytorch():
+    for data in ([0, 1, 2], [1.5, 2.0], 3, 2.5, [[1, 2], [3, 4]], [True, False]):
+        ours, theirs = Tensor(data), torch.tensor(data)
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", ""), data
+    labels, t_labels = Tensor([1, 2, 3]), torch.tensor([1, 2, 3])
+    assert str((labels / 2).dtype) == str((t_labels / 2).dtype).replace("torch.", "")
+    np.testing.assert_array_equal((labels / 2).data, (t_labels / 2).numpy())
+    x = Tensor(np.zeros((2, 3, 4), np.float32))
+    assert x.size() == tuple(torch.zeros(2, 3, 4).size()) and x.size(1) == 3
+
+
+@pytest.mark.module01
+def test_max_over_a_dim_unpacks_like_pytorch():
+    data = np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]], np.float32)
+    v, i = Tensor(data).max(dim=1)
+    tv, ti = torch.tensor(data).max(dim=1)
+    np.testing.assert_array_equal(v.data, tv.numpy())
+    np.testing.assert_array_equal(i.data, ti.numpy())
+
+
+@pytest.mark.module06
+def test_inplace_sgd_by_hand_matches_pytorch():
+    """The loop PyTorch tutorials write: no_grad(), p -= lr * p.grad, p.grad.zero_()."""
+    autograd = _module("core.autograd")
+    rng = np.random.default_rng(0)
+    w0, x = rng.standard_normal((3, 2)).astype(np.float32), rng.standard_normal((4, 3))
+    x = x.astype(np.float32)
+    w, tw = Tensor(w0.copy(), requires_grad=True), torch.tensor(w0.copy(), requires_grad=True)
+    for _ in range(3):
+        ((Tensor(x) @ w) ** 2).sum().backward()
+        ((torch.tensor(x) @ tw) ** 2).sum().backward()
+        with autograd.no_grad():
+            w -= 0.01 * w.grad
+            w.grad.zero_()
+        with torch.no_grad():
+            tw -= 0.01 * tw.grad
+            tw.grad.zero_()
+    np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(RuntimeError):
+        w += 1.0
+    with pytest.raises(RuntimeError):
+        tw += 1.0
+
+
+@pytest.mark.module05
+def test_leaves_never_share_a_gradient_buffer():
+    a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+    (a + b).backward(Tensor([1.0, 1.0]))
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    c, d = Tensor([[1.0]], requires_grad=True), Tensor([2.0], requires_grad=True)
+    (c.reshape(1) + d).sum().backward()
+    assert not np.shares_memory(c.grad.data, d.grad.data)
+    a.grad.zero_()
+    assert b.grad.data.tolist() == [1.0, 1.0]
+
+
+@pytest.mark.module04
+def test_bce_of_a_certain_mistake_matches_pytorch():
+    p = np.array([0.0, 1.0, 1e-30], np.float32)
+    t = np.array([1.0, 0.0, 1.0], np.float32)
+    ours = losses().binary_cross_entropy(Tensor(p), Tensor(t), "none").data
+    theirs = F.binary_cross_entropy(torch.tensor(p), torch.tensor(t), reduction="none")
+    np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-6)

@@ -506,7 +506,7 @@ def test_sequential_with_activations_names_and_forward():
     manual_seed(3)
     model = Sequential(Linear(4, 8), ReLU(), Linear(8, 5), Tanh(), Linear(5, 2))
     assert names(model) == ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]
-    assert list(model._modules) == ["0", "2", "4"]
+    assert list(model._modules) == ["0", "1", "2", "3", "4"], "every layer is registered"
     x = randn(6, 4)
     h = np.maximum(x.data @ model[0].weight.data.T + model[0].bias.data, 0)
     h = np.tanh(h @ model[2].weight.data.T + model[2].bias.data)
@@ -528,11 +528,74 @@ def test_sequential_is_list_like():
     assert head(Tensor([1.0, 2.0])).shape == (3,)
 
 
-def test_sequential_accepts_plain_functions():
-    model = Sequential(Linear(2, 2), lambda t: t * 0.0, Linear(2, 1))
-    out = model(Tensor([[1.0, 1.0]]))
-    assert out.shape == (1, 1) and out.data.tolist() == [[0.0]]    # zero bias, zero input
-    assert names(model) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+def test_sequential_takes_modules_only_as_pytorch():
+    with pytest.raises(TypeError, match="layer 1 is a function, not a Module"):
+        Sequential(Linear(2, 2), lambda t: t * 0.0, Linear(2, 1))
+
+
+def test_sequential_keeps_one_list_of_layers():
+    """Replacing a registered layer changes the parameters AND the computation."""
+    from tinytorch.core.activations import ReLU
+
+    model = Sequential(Linear(2, 2), ReLU(), Linear(2, 1))
+    new = Linear(2, 2)
+    setattr(model, "0", new)
+    assert model[0] is new and list(model)[0] is new
+    assert [p for p in model.parameters()][0] is new.weight
+    x = randn(3, 2)
+    expected = np.maximum(x.data @ new.weight.data.T + new.bias.data, 0)
+    expected = expected @ model[2].weight.data.T + model[2].bias.data
+    np.testing.assert_allclose(model(x).data, expected, rtol=1e-5, atol=1e-6)
+    assert not hasattr(model, "_layers")
+
+
+def test_module_list_registers_by_position():
+    from tinytorch.core.layers import ModuleList
+
+    blocks = ModuleList([Linear(3, 3) for _ in range(2)])
+    blocks.append(Linear(3, 1))
+
+    class Net(Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = blocks
+
+        def forward(self, x):
+            for block in self.blocks:
+                x = block(x)
+            return x
+
+    net = Net()
+    assert len(blocks) == 3 and blocks[-1].out_features == 1 and len(blocks[:2]) == 2
+    assert [n for n, _ in net.named_parameters()][:2] == ["blocks.0.weight", "blocks.0.bias"]
+    assert len(list(net.parameters())) == 6 and net(randn(4, 3)).shape == (4, 1)
+    blocks[0] = Linear(3, 3)
+    assert net.blocks[0] is blocks[0] and list(net.parameters())[0] is blocks[0].weight
+    with pytest.raises(TypeError):
+        blocks.append(lambda t: t)
+    with pytest.raises(NotImplementedError):
+        blocks(randn(1, 3))
+
+
+def test_linear_refuses_float64_input_as_pytorch():
+    layer = Linear(3, 2)
+    with pytest.raises(RuntimeError, match="float64.*float32"):
+        layer(Tensor(np.ones((1, 3), np.float64)))
+    assert layer(Tensor(np.ones((1, 3), np.uint8))).dtype == np.float32, "raw pixels convert"
+
+
+@pytest.mark.module06
+def test_zero_grads_of_module_and_optimizer_agree():
+    from tinytorch.core.optimizers import SGD
+
+    for zero in (lambda m: m.zero_grad(set_to_none=False),
+                 lambda m: SGD(m.parameters(), lr=0.1).zero_grad(set_to_none=False)):
+        model = Linear(2, 2)
+        model.weight.grad = Tensor(np.ones((2, 2), np.float32))
+        kept = model.weight.grad.data
+        zero(model)
+        assert model.weight.grad.data is kept and not kept.any(), "zeros written in place"
+        assert model.bias.grad is None, "a missing gradient stays None"
 
 
 def test_empty_sequential_is_the_identity():

@@ -287,9 +287,12 @@ probabilities = st.floats(0.0, 1.0, width=32)
 def test_bce_matches_the_clamped_formula_and_is_finite(pair):
     p, t = pair
     per = binary_cross_entropy(Tensor(p), Tensor(t), reduction="none").data
-    # Clamp in float32, like the loss: 1 - 1e-7 rounds to 1 - 2**-23 there.
-    q = np.clip(p, 1e-7, 1 - 1e-7).astype(np.float64)
-    expected = -(t * np.log(q) + (1 - t) * np.log(1 - q))
+    # As PyTorch: each log clamped at -100 (1 - p taken in float32, like the loss).
+    q = p.astype(np.float64)
+    with np.errstate(divide="ignore"):
+        log_p = np.maximum(np.log(q), -100)
+        log_q = np.maximum(np.log((1 - p).astype(np.float64)), -100)
+    expected = -(t * log_p + (1 - t) * log_q)
     assert per.dtype == np.float32 and np.all(np.isfinite(per)) and np.all(per >= -1e-6)
     np.testing.assert_allclose(per, expected, rtol=1e-4, atol=1e-5)
 
@@ -297,22 +300,29 @@ def test_bce_matches_the_clamped_formula_and_is_finite(pair):
 def test_bce_saturates_at_the_clamp(strict_numpy):
     per = binary_cross_entropy(Tensor([0.0, 1.0, 1.0, 0.0]), Tensor([1.0, 0.0, 1.0, 0.0]),
                                reduction="none").data
-    assert per[0] == pytest.approx(-np.log(1e-7), rel=1e-3)
-    assert 15.0 < per[1] < 17.0
-    assert per[2] < 1e-5 and per[3] < 1e-5
+    assert per[0] == 100.0 and per[1] == 100.0, "log 0 is clamped at -100, as in PyTorch"
+    assert per[2] == 0.0 and per[3] == 0.0
 
 
 def test_bce_records_the_contract():
     w = Tensor([0.0, 0.25, 1.0], requires_grad=True)
-    loss = binary_cross_entropy(w, np.array([1.0, 0.0, 1.0]), reduction="sum", eps=1e-3)
+    loss = binary_cross_entropy(w, np.array([1.0, 0.0, 1.0]), reduction="sum")
     node = loss._node
     assert node.op == "binary_cross_entropy" and len(node.inputs) == 1 and node.inputs[0] is w
-    np.testing.assert_allclose(node.saved["p"], [1e-3, 0.25, 1 - 1e-3], rtol=1e-6)
+    np.testing.assert_array_equal(node.saved["p"], [0.0, 0.25, 1.0])
     assert node.saved["target"].dtype == np.float32
     np.testing.assert_array_equal(node.saved["target"], [1.0, 0.0, 1.0])
-    assert node.saved["reduction"] == "sum" and node.saved["eps"] == 1e-3
-    assert loss.item() == pytest.approx(-np.log(1e-3) - np.log(0.75) - np.log(1 - 1e-3),
-                                        rel=1e-5)
+    assert set(node.saved) == {"p", "target", "reduction"} and node.saved["reduction"] == "sum"
+    assert loss.item() == pytest.approx(100.0 - np.log(0.75), rel=1e-5)
+
+
+@pytest.mark.module05
+def test_bce_gradient_of_a_confident_mistake_is_pytorchs():
+    """p = 1e-6 for target 1: the gradient is -1/p as in PyTorch, not cut by a clamp."""
+    p = Tensor(np.array([1e-6, 0.0], np.float32), requires_grad=True)
+    binary_cross_entropy(p, Tensor([1.0, 1.0]), reduction="sum").backward()
+    assert p.grad.data[0] == pytest.approx(-1e6, rel=1e-3)
+    assert p.grad.data[1] == pytest.approx(-1e12, rel=1e-3), "denominator bounded at 1e-12"
 
 
 def test_bce_rejects_values_that_are_not_probabilities():
@@ -376,9 +386,24 @@ def test_loss_classes_call_their_functions():
     assert MSELoss()(a, b).item() == pytest.approx(2.5)
     assert MSELoss(reduction="sum")(a, b).item() == pytest.approx(5.0)
     p, t = Tensor([0.0, 0.9]), Tensor([1.0, 1.0])
-    assert BinaryCrossEntropyLoss(eps=1e-3)(p, t).item() == \
-        binary_cross_entropy(p, t, eps=1e-3).item()
+    assert BinaryCrossEntropyLoss()(p, t).item() == binary_cross_entropy(p, t).item()
     assert repr(BinaryCrossEntropyLoss()) == "BinaryCrossEntropyLoss(reduction='mean')"
+
+
+def test_losses_are_modules():
+    from tinytorch.core.layers import Module
+
+    for cls in (MSELoss, CrossEntropyLoss, BinaryCrossEntropyLoss):
+        loss_fn = cls()
+        assert isinstance(loss_fn, Module) and list(loss_fn.parameters()) == []
+        assert loss_fn.eval() is loss_fn and loss_fn.training is False
+
+    class WithLoss(Module):
+        def __init__(self):
+            super().__init__()
+            self.criterion = CrossEntropyLoss()
+
+    assert "(criterion): CrossEntropyLoss(reduction='mean')" in repr(WithLoss())
 
 
 @pytest.mark.parametrize("cls", [MSELoss, CrossEntropyLoss, BinaryCrossEntropyLoss])

@@ -22,11 +22,40 @@ def f32(shape):
 
 # ---- dtype rules ----------------------------------------------------------------------------
 
-def test_python_numbers_and_lists_become_float32():
-    assert Tensor([[1, 2], [3, 4]]).dtype == np.float32
+def test_python_data_takes_pytorchs_dtypes():
+    """As torch.tensor: Python floats become float32, ints int64 (labels work), bools bool."""
     assert Tensor([1.5, 2.5]).dtype == np.float32
-    assert Tensor(3).dtype == np.float32 and Tensor(3).shape == ()
-    assert tensor([True, False]).dtype == np.float32
+    assert Tensor([[1, 2.5], [3, 4]]).dtype == np.float32, "one float makes the list float"
+    assert Tensor([[1, 2], [3, 4]]).dtype == np.int64
+    assert Tensor(3).dtype == np.int64 and Tensor(3).shape == ()
+    assert Tensor(3.0).dtype == np.float32 and Tensor([]).dtype == np.float32
+    assert tensor([True, False]).dtype == np.bool_
+
+
+def test_integer_division_and_mixing_give_float32_as_in_pytorch():
+    labels = Tensor([1, 2, 3])
+    assert (labels / 2).dtype == np.float32 and (labels / 2).data.tolist() == [0.5, 1.0, 1.5]
+    assert (labels * 0.5).dtype == np.float32
+    assert (labels + Tensor([0.5, 0.5, 0.5])).dtype == np.float32
+    assert (labels + 1).dtype == np.int64, "int with a Python int stays int64"
+    wide = Tensor(np.ones(3, np.float64))
+    assert (wide / labels).dtype == np.float64, "a float64 input keeps float64"
+
+
+def test_size_is_the_shape_when_called():
+    x = Tensor(np.zeros((2, 3, 4), np.float32))
+    assert x.size() == (2, 3, 4) and x.size(0) == 2 and x.size(-1) == 4
+    assert x.size == 24 and x.numel() == 24, "x.size without parentheses counts elements"
+
+
+def test_max_over_a_dim_returns_values_and_indices():
+    x = Tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    v, i = x.max(dim=1)
+    assert v.data.tolist() == [5.0, 7.0] and i.data.tolist() == [1, 0]
+    assert i.dtype == np.int64
+    pair = x.max(dim=0, keepdim=True)
+    assert pair.values.shape == (1, 3) and pair.indices.data.tolist() == [[1, 0, 1]]
+    assert x.max().item() == 7.0, "without dim: one tensor, as in PyTorch"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.int32, np.bool_])
@@ -142,6 +171,8 @@ def array_and_dim(draw):
 def test_reductions_match_numpy(name, ref, case, keepdim):
     x, dim = case
     got = getattr(Tensor(x), name)(dim=dim, keepdim=keepdim)
+    if name == "max" and isinstance(dim, int):
+        got = got.values
     want = ref(x, axis=dim, keepdims=keepdim)
     assert got.shape == np.shape(want), f"{name}(dim={dim}, keepdim={keepdim})"
     assert got.dtype == np.float32
@@ -153,7 +184,7 @@ def test_reduction_laws(x):
     t = Tensor(x.astype(np.float64))
     np.testing.assert_allclose(t.sum().item(), t.sum(dim=0).sum().item(), rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(t.mean().item() * x.size, t.sum().item(), rtol=1e-9, atol=1e-7)
-    assert t.max().item() == max(t.max(dim=-1).data.ravel())
+    assert t.max().item() == max(t.max(dim=-1).values.data.ravel())
     assert t.sum(dim=1, keepdim=True).shape == x.shape[:1] + (1,) + x.shape[2:]
 
 
@@ -238,7 +269,7 @@ GRAPH_CASES = [
     ("neg", lambda w, c: -w, ()), ("pow", lambda w, c: w ** 2, ("out",)),
     ("matmul", lambda w, c: w @ c, ()), ("sum", lambda w, c: w.sum(dim=0), ("dim", "keepdim")),
     ("mean", lambda w, c: w.mean(), ("dim", "keepdim")),
-    ("max", lambda w, c: w.max(dim=1, keepdim=True), ("dim", "keepdim", "out")),
+    ("max", lambda w, c: w.max(dim=1, keepdim=True).values, ("dim", "keepdim", "out")),
     ("reshape", lambda w, c: w.reshape(4), ()), ("transpose", lambda w, c: w.T, ("axes",)),
     ("getitem", lambda w, c: w[0], ("index",)), ("exp", lambda w, c: w.exp(), ("out",)),
     ("log", lambda w, c: w.log(), ()),
@@ -285,7 +316,7 @@ def test_ops_leave_their_inputs_unchanged(op, fn, saved):
 
 def test_saved_values_are_the_right_ones():
     w = Tensor(np.array([[1.0, 3.0], [2.0, 0.5]], np.float32), requires_grad=True)
-    m = w.max(dim=1, keepdim=True)
+    m = w.max(dim=1, keepdim=True).values
     assert m._node.saved["dim"] == 1 and m._node.saved["keepdim"] is True
     np.testing.assert_array_equal(m._node.saved["out"], m.data)
     e = w.exp()
@@ -331,3 +362,109 @@ def test_backward_before_autograd_names_module_05(tmp_path):
     assert r.returncode == 0, (r.stderr.strip().splitlines() or ["no output"])[-1]
     out = r.stdout.strip()
     assert "backward()" in out and "module 05" in out and "tito module complete 05" in out, out
+
+
+# ---- grad mode per thread, in-place ops, the given ops ----------------------------------------
+
+def test_grad_mode_is_per_thread():
+    """A thread that turns recording off leaves the other threads recording, as in PyTorch."""
+    import threading
+
+    from tinytorch.core.tensor import is_grad_enabled, set_grad_enabled
+
+    inside, release, seen = threading.Event(), threading.Event(), {}
+
+    def worker():
+        previous = set_grad_enabled(False)
+        inside.set()
+        release.wait(5)
+        seen["worker"] = is_grad_enabled()
+        set_grad_enabled(previous)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    inside.wait(5)
+    w = Tensor([1.0], requires_grad=True)
+    seen["main"] = is_grad_enabled()
+    recorded = (w * 2)._node is not None
+    release.set()
+    t.join()
+    assert seen == {"main": True, "worker": False} and recorded
+    fresh = {}
+    t2 = threading.Thread(target=lambda: fresh.setdefault("mode", is_grad_enabled()))
+    previous = set_grad_enabled(False)
+    try:
+        t2.start()
+        t2.join()
+    finally:
+        set_grad_enabled(previous)
+    assert fresh["mode"] is True, "a new thread starts with recording on"
+
+
+def test_inplace_update_changes_the_tensor_itself():
+    from tinytorch.core.tensor import set_grad_enabled
+
+    p = Tensor([1.0, 2.0], requires_grad=True)
+    alias, data = p, p.data
+    previous = set_grad_enabled(False)           # what no_grad() does
+    try:
+        p -= Tensor([0.5, 0.5])
+        p *= 2
+        p.add_(Tensor([1.0, 1.0]), alpha=-0.5)
+        p.mul_(2).div_(2).sub_(0.5)
+    finally:
+        set_grad_enabled(previous)
+    assert p is alias and p.data is data, "the same tensor and array, changed in place"
+    assert p.data.tolist() == [0.0, 2.0] and p.dtype == np.float32 and p.is_leaf
+
+
+def test_inplace_on_a_leaf_that_requires_grad_raises_while_recording():
+    w = Tensor([1.0], requires_grad=True)
+    for change in (lambda: w.__iadd__(1.0), lambda: w.__isub__(1.0), lambda: w.__imul__(2.0),
+                   lambda: w.add_(1.0), lambda: w.mul_(2.0), lambda: w.zero_(),
+                   lambda: w.copy_(Tensor([3.0]))):
+        with pytest.raises(RuntimeError, match="no_grad"):
+            change()
+    assert w.data.tolist() == [1.0] and w.is_leaf
+
+
+def test_inplace_on_a_non_leaf_is_recorded():
+    w = Tensor([2.0, 3.0], requires_grad=True)
+    h = w * 1.0
+    before = h
+    h += w                                        # h = 2w, recorded
+    assert h is before and h._node is not None and h._node.op == "add"
+    assert h.data.tolist() == [4.0, 6.0]
+    plain = Tensor([1.0, 2.0])
+    plain += w                                    # a plain tensor joins the graph
+    assert plain.requires_grad and plain._node is not None
+
+
+def test_grad_buffers_zero_copy_fill():
+    g = Tensor([1.0, 2.0])
+    assert g.zero_() is g and g.data.tolist() == [0.0, 0.0]
+    assert g.fill_(3.0).data.tolist() == [3.0, 3.0]
+    assert g.copy_(Tensor([5, 6])).data.tolist() == [5.0, 6.0] and g.dtype == np.float32
+    labels = Tensor([1, 2])
+    with pytest.raises(TypeError):
+        labels += 0.5                             # int64 cannot hold 1.5, as in PyTorch
+
+
+def test_unsqueeze_squeeze_clamp_where_cat_stack_forward():
+    from tinytorch.core.tensor import cat, clamp, stack, where
+
+    x = Tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
+    assert x.unsqueeze(0).shape == (1, 2, 3) and x.unsqueeze(-1).shape == (2, 3, 1)
+    assert x.unsqueeze(1).squeeze(1).shape == (2, 3) and x.squeeze(0).shape == (2, 3)
+    assert Tensor(np.zeros((1, 3, 1))).squeeze().shape == (3,)
+    assert clamp(x, 1.0, 4.0).data.tolist() == [[1, 1, 2], [3, 4, 4]]
+    assert x.clamp(min=2.0).data.min() == 2.0 and clamp(x, max=1.0).dtype == np.float32
+    with pytest.raises(ValueError, match="min, max"):
+        clamp(x)
+    assert where(x > 2, x, 0.0).data.tolist() == [[0, 0, 0], [3, 4, 5]]
+    assert where(x > 2, x, 0.0).dtype == np.float32
+    assert cat([x, x], dim=1).shape == (2, 6) and cat([x, x]).shape == (4, 3)
+    assert stack([x, x], dim=1).shape == (2, 2, 3)
+    for op in (lambda: cat([]), lambda: stack([])):
+        with pytest.raises(ValueError):
+            op()

@@ -90,20 +90,31 @@
 #| export
 from __future__ import annotations
 
+import threading
+from collections import namedtuple
+
 import numpy as np
 
-_grad_enabled = True
+
+class _GradMode(threading.local):
+    """Grad mode, kept per thread as PyTorch does: a thread inside ``no_grad()`` leaves the
+    other threads recording. Every thread starts with recording on."""
+
+    enabled = True
+
+
+_grad_mode = _GradMode()
 
 
 def is_grad_enabled() -> bool:
-    """True when operations record the graph that backward() walks."""
-    return _grad_enabled
+    """True when operations record the graph that backward() walks (in this thread)."""
+    return _grad_mode.enabled
 
 
 def set_grad_enabled(mode: bool) -> bool:
-    """Turn graph recording on or off; returns the previous mode so callers can restore it."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, bool(mode)
+    """Turn graph recording on or off in this thread; returns the previous mode."""
+    previous = _grad_mode.enabled
+    _grad_mode.enabled = bool(mode)
     return previous
 
 
@@ -122,6 +133,9 @@ class Node:
         return f"Node({self.op!r}, inputs={len(self.inputs)})"
 
 
+_FLOAT64 = np.dtype(np.float64)
+
+
 def record_op(data, op: str, inputs: tuple, **saved) -> "Tensor":
     """Wrap an op's numpy result in a Tensor and note how it was made.
 
@@ -130,12 +144,15 @@ def record_op(data, op: str, inputs: tuple, **saved) -> "Tensor":
     """
     if type(data) is not np.ndarray:
         data = np.asarray(data)
+    if data.dtype is _FLOAT64 and not any(t.data.dtype is _FLOAT64 for t in inputs):
+        # numpy computes int / int and int64 * float32 in float64; PyTorch gives float32.
+        data = data.astype(np.float32)
     out = Tensor.__new__(Tensor)
     out.data = data
     out.grad = None
     out.requires_grad = False
     out._node = None
-    if _grad_enabled:
+    if _grad_mode.enabled:
         needs = tuple(t.requires_grad for t in inputs)
         if True in needs:
             out.requires_grad = True
@@ -176,13 +193,14 @@ class Tensor:
     APPROACH:
         1. If ``data`` is a Tensor, take its ``.data``.
         2. With ``dtype`` given, convert with ``np.asarray(data, dtype=dtype)``.
-        3. Otherwise numpy arrays keep their dtype; Python numbers and lists become float32.
+        3. Otherwise numpy arrays keep their dtype. Python data goes through ``np.asarray``;
+           then, as in PyTorch, floats become float32 and integers int64 (class labels).
         4. ``requires_grad`` is only allowed for floating-point dtypes (raise ``TypeError``).
         5. Set ``self.requires_grad``, ``self.grad = None`` and ``self._node = None``.
     EXAMPLE:
-        >>> Tensor([[1, 2], [3, 4]]).data.dtype
+        >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).data.dtype
         dtype('float32')
-        >>> Tensor(np.arange(3)).data.dtype       # integer arrays stay integers (labels)
+        >>> Tensor([0, 2, 1]).data.dtype           # Python ints: int64, like PyTorch (labels)
         dtype('int64')
     HINTS:
         - ``np.asarray`` does not copy an array that already has the right dtype.
@@ -200,7 +218,11 @@ class Tensor:
         elif isinstance(data, np.generic):
             arr = np.asarray(data)
         else:
-            arr = np.asarray(data, dtype=np.float32)
+            arr = np.asarray(data)
+            if np.issubdtype(arr.dtype, np.floating):
+                arr = arr.astype(np.float32)
+            elif np.issubdtype(arr.dtype, np.integer):
+                arr = arr.astype(np.int64, copy=False)
         if requires_grad and not np.issubdtype(arr.dtype, np.floating):
             raise TypeError(f"only floating-point tensors can require gradients, "
                             f"got dtype {arr.dtype}; pass dtype=np.float32")
@@ -224,8 +246,13 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def size(self) -> int:
-        return self.data.size
+    def size(self) -> "_Size":
+        """``x.size()`` is the shape and ``x.size(0)`` one dimension, as in PyTorch.
+
+        Deliberate difference: ``x.size`` without parentheses is still the number of
+        elements (numpy's meaning), which the earlier modules of the course use.
+        """
+        return _Size(self.data.size, self.data.shape)
 
     def numel(self) -> int:
         return self.data.size
@@ -361,7 +388,15 @@ class Tensor:
         return tensor_mean(self, dim, keepdim)
 
     def max(self, dim=None, keepdim: bool = False):
-        return tensor_max(self, dim, keepdim)
+        """The largest value; with an int ``dim``, PyTorch's pair ``(values, indices)``.
+
+        ``v, i = x.max(dim=1)`` gives the row maxima and where they are; ``x.max(dim=1).values``
+        the maxima alone. A tuple of dims gives the values only.
+        """
+        values = tensor_max(self, dim, keepdim)
+        if dim is None or isinstance(dim, (tuple, list)):
+            return values
+        return MaxResult(values, self.argmax(dim, keepdim))
 
     def argmax(self, dim=None, keepdim: bool = False):
         """Index of the largest value (no gradient: indices are not differentiable)."""
@@ -420,15 +455,130 @@ class Tensor:
         from tinytorch._course import require
         return require("core.losses", feature="Tensor.log_softmax()").log_softmax(self, dim)
 
+    # ---- shapes and limits (given; written with the functions of this module) ---------------
+    def unsqueeze(self, dim: int):
+        """A new dimension of size 1 at ``dim`` (negative counts from the end, as in PyTorch)."""
+        d = dim + self.ndim + 1 if dim < 0 else dim
+        return reshape(self, self.shape[:d] + (1,) + self.shape[d:])
+
+    def squeeze(self, dim=None):
+        """Drop dimensions of size 1 (only ``dim`` when given; a no-op if it is not 1)."""
+        if dim is None:
+            return reshape(self, tuple(n for n in self.shape if n != 1))
+        d = dim % self.ndim if self.ndim else 0
+        if self.ndim == 0 or self.shape[d] != 1:
+            return reshape(self, self.shape)
+        return reshape(self, self.shape[:d] + self.shape[d + 1:])
+
+    def clamp(self, min=None, max=None):
+        return clamp(self, min, max)
+
+    # ---- in place (given) ----------------------------------------------------------------------
+    # ``p -= lr * p.grad`` changes the tensor itself, as in PyTorch: every other reference to
+    # it (a model's parameter, an optimizer's list) sees the new values. PyTorch's rule for
+    # leaves holds: a leaf that requires grad may only change in place while no graph is
+    # recorded (inside ``no_grad()``, as an optimizer step does), since the graph may have
+    # saved its old value. On any other tensor that takes part in a graph the op is recorded:
+    # the tensor becomes the op's output. Deliberate difference: PyTorch also notices when a
+    # value the graph saved was changed in place afterwards (version counters); we do not.
+    def _inplace(self, name: str, other, op, ufunc):
+        other = as_tensor(other, like=self)
+        if _grad_mode.enabled and (self.requires_grad or other.requires_grad):
+            if self.requires_grad and self._node is None:
+                raise RuntimeError(
+                    f"{name}: a leaf tensor that requires grad cannot change in place while "
+                    f"the graph is recorded; do it inside `with no_grad():` (as an optimizer "
+                    f"step does), or write y = x {name[0]} ... to make a new tensor")
+            before = Tensor.__new__(Tensor)
+            before.data, before.grad = self.data, None
+            before.requires_grad, before._node = self.requires_grad, self._node
+            out = op(before, other)
+            self.data, self.requires_grad, self._node = out.data, True, out._node
+            return self
+        ufunc(self.data, other.data, out=self.data, casting="same_kind")
+        return self
+
+    def _check_unrecorded(self, name: str, src=None) -> None:
+        if _grad_mode.enabled and (self.requires_grad or getattr(src, "requires_grad", False)):
+            raise RuntimeError(f"{name}: a tensor that takes part in the graph cannot be "
+                               f"overwritten while the graph is recorded; do it inside "
+                               f"`with no_grad():`")
+
+    def __iadd__(self, other):
+        return self._inplace("+=", other, add, np.add)
+
+    def __isub__(self, other):
+        return self._inplace("-=", other, sub, np.subtract)
+
+    def __imul__(self, other):
+        return self._inplace("*=", other, mul, np.multiply)
+
+    def __itruediv__(self, other):
+        return self._inplace("/=", other, div, np.true_divide)
+
+    def add_(self, other, alpha=1):
+        """``self += alpha * other`` in place."""
+        return self._inplace("+=", other if alpha == 1 else as_tensor(other, like=self) * alpha,
+                             add, np.add)
+
+    def sub_(self, other, alpha=1):
+        """``self -= alpha * other`` in place."""
+        return self._inplace("-=", other if alpha == 1 else as_tensor(other, like=self) * alpha,
+                             sub, np.subtract)
+
+    def mul_(self, other):
+        """``self *= other`` in place."""
+        return self._inplace("*=", other, mul, np.multiply)
+
+    def div_(self, other):
+        """``self /= other`` in place."""
+        return self._inplace("/=", other, div, np.true_divide)
+
+    def zero_(self):
+        """Set every element to 0 in place (``p.grad.zero_()``)."""
+        self._check_unrecorded("zero_()")
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value):
+        """Set every element to ``value`` in place."""
+        self._check_unrecorded("fill_()")
+        self.data[...] = value
+        return self
+
+    def copy_(self, src):
+        """Copy ``src``'s values (broadcast, converted to this dtype) into this tensor."""
+        src = as_tensor(src)
+        self._check_unrecorded("copy_()", src)
+        np.copyto(self.data, src.data, casting="unsafe")
+        return self
+
+
+MaxResult = namedtuple("MaxResult", ["values", "indices"])
+MaxResult.__doc__ = "What ``x.max(dim)`` returns: the maxima and their indices along ``dim``."
+
+
+class _Size(int):
+    """``x.size``: the number of elements, which called gives PyTorch's shape or one dim."""
+
+    def __new__(cls, count: int, shape: tuple):
+        self = super().__new__(cls, count)
+        self.shape = shape
+        return self
+
+    def __call__(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
 
 # %% [markdown]
 # Let's check the constructor. Each check below is a graded cell: it is locked, and it is worth
 # points when your notebook is autograded.
 
 # %% nbgrader={"schema_version": 3, "grade": true, "grade_id": "test_tensor_class", "locked": true, "points": 5, "solution": false}
-t = Tensor([[1, 2, 3], [4, 5, 6]])
+t = Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
 assert t.shape == (2, 3), f"shape should be (2, 3), got {t.shape}"
-assert t.dtype == np.float32, f"Python numbers should become float32, got {t.dtype}"
+assert t.dtype == np.float32, f"Python floats should become float32, got {t.dtype}"
+assert Tensor([0, 2, 1]).dtype == np.int64, "Python ints should become int64 (as in PyTorch)"
 assert t.ndim == 2 and t.size == 6, "ndim should be 2 and size 6"
 assert t.requires_grad is False and t.grad is None, "new tensors need no gradient by default"
 labels = Tensor(np.array([0, 3, 1]))
@@ -462,7 +612,13 @@ _default_rng = np.random.default_rng()
 
 
 def manual_seed(seed: int) -> None:
-    """Seed the generator that random tensors, weight initialisation and dropout use."""
+    """Seed tinytorch's generator: the one every random draw of the package uses.
+
+    That is ``randn``/``rand`` without their own ``seed``, ``Linear`` initialisation,
+    ``Dropout`` masks and the shuffling of a ``DataLoader`` built without a ``seed``. It does
+    not touch numpy's global ``np.random`` state or Python's ``random`` module, which the
+    package never reads.
+    """
     global _default_rng
     _default_rng = np.random.default_rng(seed)
 
@@ -946,6 +1102,63 @@ assert v.exp().dtype == np.float32, "exp keeps float32"
 ### BEGIN HIDDEN TESTS
 assert np.allclose(log(Tensor([1.0, np.e])).data, [0.0, 1.0])
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Four more ops, given
+#
+# A PyTorch user reaches for these in the first hour, so they are given rather than set as
+# exercises: each is three lines in the pattern you now know (compute with numpy, then
+# `record_op`). `clamp` limits values to a range, `where` picks elementwise between two
+# tensors, `cat` joins tensors along an existing dimension and `stack` along a new one. Module
+# 05 gives each its backward rule. (`x.unsqueeze(d)` and `x.squeeze(d)` in the class above are
+# reshapes, and reshape already has a rule.)
+
+# %%
+#| export
+def clamp(a, min=None, max=None) -> Tensor:
+    """Limit every element to ``[min, max]`` (either bound may be None); op name "clamp"."""
+    a = as_tensor(a)
+    if min is None and max is None:
+        raise ValueError("clamp: give min, max or both")
+    out = np.clip(a.data, min, max)
+    return record_op(out, "clamp", (a,), min=min, max=max)
+
+
+def where(condition, a, b) -> Tensor:
+    """Elementwise ``a`` where ``condition`` is true, else ``b`` (op name "where").
+
+    Example: where(Tensor([1.0, -2.0]) > 0, Tensor([1.0, -2.0]), 0.0) is [1.0, 0.0]
+    """
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+    b = as_tensor(b, like=a)
+    return record_op(np.where(cond.astype(bool, copy=False), a.data, b.data), "where", (a, b),
+                     condition=cond)
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Join tensors along an existing dimension ``dim`` (op name "cat")."""
+    tensors = tuple(as_tensor(t) for t in tensors)
+    if not tensors:
+        raise ValueError("cat: needs at least one tensor")
+    out = np.concatenate([t.data for t in tensors], axis=dim)
+    return record_op(out, "cat", tensors, dim=dim, sizes=[t.shape[dim] for t in tensors])
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new dimension ``dim`` (op name "stack")."""
+    tensors = tuple(as_tensor(t) for t in tensors)
+    if not tensors:
+        raise ValueError("stack: needs at least one tensor")
+    return record_op(np.stack([t.data for t in tensors], axis=dim), "stack", tensors, dim=dim)
+
+
+# %%
+z = Tensor([[-2.0, 0.5], [3.0, -0.1]])
+print("clamp(z, -1, 1):", clamp(z, -1.0, 1.0).data.tolist())
+print("where(z > 0, z, 0):", where(z > 0, z, 0.0).data.tolist())
+print("cat rows:", cat([z, z], dim=0).shape, " stack:", stack([z, z], dim=0).shape)
+print("unsqueeze(0):", z.unsqueeze(0).shape, " squeeze back:", z.unsqueeze(0).squeeze(0).shape)
 
 # %% [markdown]
 # ## 9. The graph note, seen from outside

@@ -51,6 +51,7 @@
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 
 import numpy as np
 
@@ -454,7 +455,9 @@ plot_activation("tanh", tanh, lambda x, y: 1 - y ** 2)
 #   gelu(x) ≈ 0.5 · x · (1 + tanh( √(2/π) · (x + 0.044715 · x³) ))
 # ```
 #
-# This course uses that tanh approximation (PyTorch's `gelu(approximate="tanh")`). Two
+# PyTorch's default is the exact form, `gelu(x)`; the tanh form is `gelu(x, approximate="tanh")`.
+# Ours is the same: the exact form is given (numpy has no error function, so it calls Python's
+# `math.erf` on every element: exact, and slower), and you write the tanh approximation. Two
 # numerical details:
 #
 # - **Keep the constants Python floats.** `math.sqrt(2 / math.pi)` is a Python float and keeps
@@ -472,10 +475,20 @@ plot_activation("tanh", tanh, lambda x, y: 1 - y ** 2)
 #| export
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)   # a Python float: float32 stays float32
 _GELU_CUBIC = 0.044715
+_erf = np.frompyfunc(math.erf, 1, 1)          # numpy has no erf: Python's, element by element
 
 
-def gelu(x: Tensor) -> Tensor:
-    """Gaussian error linear unit, tanh approximation (op name "gelu"; nothing saved).
+def _gelu_exact(x: Tensor) -> Tensor:
+    """``x · Φ(x)`` with ``Φ(x) = (1 + erf(x / √2)) / 2``, the default of PyTorch (given)."""
+    phi = (_erf(x.data * math.sqrt(0.5)).astype(x.data.dtype) + 1) * 0.5
+    return record_op(x.data * phi, "gelu", (x,), approximate="none")
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """Gaussian error linear unit (op name "gelu"): exact, or the tanh approximation.
+
+    ``approximate="none"`` (the default, as in PyTorch) is the exact form, given above;
+    ``approximate="tanh"`` is the approximation you write here (nothing saved).
 
     TODO: compute ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x**3)))`` elementwise.
     APPROACH:
@@ -485,13 +498,17 @@ def gelu(x: Tensor) -> Tensor:
         3. ``out = 0.5 * x.data * (1 + np.tanh(u))`` — with the *unclipped* ``x``.
         4. ``return record_op(out, "gelu", (x,))``
     EXAMPLE:
-        >>> [round(v, 4) for v in gelu(Tensor([-1.0, 0.0, 1.0])).data.tolist()]
+        >>> [round(v, 4) for v in gelu(Tensor([-1.0, 0.0, 1.0]), approximate="tanh").data.tolist()]
         [-0.1588, 0.0, 0.8412]
     HINTS:
         - Large positive x: ``gelu(x)`` is ``x``. Large negative x: it is 0.
         - The constants above are Python floats on purpose (see the markdown).
         - Write the cube as ``xc * xc * xc``; section 8 measures why.
     """
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    if approximate == "none":
+        return _gelu_exact(as_tensor(x))
     ### BEGIN SOLUTION
     x = as_tensor(x)
     xc = np.clip(x.data, -10, 10)
@@ -502,7 +519,7 @@ def gelu(x: Tensor) -> Tensor:
 
 
 # %% nbgrader={"schema_version": 3, "grade": true, "grade_id": "test_gelu", "locked": true, "points": 10, "solution": false}
-g = gelu(Tensor([-3.0, -1.0, 0.0, 1.0, 3.0]))
+g = gelu(Tensor([-3.0, -1.0, 0.0, 1.0, 3.0]), approximate="tanh")
 assert isinstance(g, Tensor), f"gelu should return a Tensor, got {type(g).__name__}"
 expected = [-0.00363752, -0.15880801, 0.0, 0.84119199, 2.99636248]
 assert np.allclose(g.data, expected, atol=1e-6), f"gelu values are wrong: {g.data}"
@@ -510,18 +527,18 @@ assert g.dtype == np.float32, f"float32 in should give float32 out, got {g.dtype
 with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise"):
     warnings.simplefilter("error")
     try:
-        far = gelu(Tensor([-1e30, -50.0, 50.0, 1e30]))
+        far = gelu(Tensor([-1e30, -50.0, 50.0, 1e30]), approximate="tanh")
     except (FloatingPointError, RuntimeWarning) as err:
         raise AssertionError(f"gelu overflowed on large |x|: {err}") from None
 assert np.array_equal(far.data, np.array([0.0, 0.0, 50.0, 1e30], dtype=np.float32)), \
     f"gelu should be 0 far left and x far right, got {far.data.tolist()}"
-node = gelu(Tensor([0.5], requires_grad=True))._node
+node = gelu(Tensor([0.5], requires_grad=True), approximate="tanh")._node
 assert node is not None and node.op == "gelu", "gelu should record the op name 'gelu'"
 ### BEGIN HIDDEN TESTS
 grid = np.linspace(-6, 6, 61)
 ref = 0.5 * grid * (1 + np.tanh(math.sqrt(2 / math.pi) * (grid + 0.044715 * grid ** 3)))
-assert np.allclose(gelu(Tensor(grid)).data, ref, rtol=1e-12, atol=1e-15)
-assert abs(float(gelu(Tensor(np.linspace(-2, 0, 2001))).data.min()) + 0.17) < 0.005
+assert np.allclose(gelu(Tensor(grid), approximate="tanh").data, ref, rtol=1e-12, atol=1e-15)
+assert abs(float(gelu(Tensor(np.linspace(-2, 0, 2001)), "tanh").data.min()) + 0.17) < 0.005
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -703,24 +720,49 @@ show(fig)
 #     ├── ReLU                 forward: relu(x)
 #     ├── Sigmoid              forward: sigmoid(x)
 #     ├── Tanh                 forward: tanh(x)
-#     ├── GELU                 forward: gelu(x)
+#     ├── GELU(approximate)    forward: gelu(x, self.approximate)
 #     └── Softmax(dim=-1)      forward: softmax(x, self.dim)
 # ```
 #
-# Activations have no weights, so these are plain classes, written before module 03's `Module`
-# exists; module 03's containers accept any callable. The shared base class is given.
+# In PyTorch an activation is a `Module` like any layer, so a model's `modules()`, `train()`,
+# `eval()` and printout reach it. Ours are too, but `Module` is written in module 03, and the
+# package imports forward only: this file may not import module 03's. So the base class here
+# carries what a module without parameters has (empty registries of parameters and
+# sub-modules, a `training` flag), module 03 declares `Activation` a kind of `Module`
+# (`isinstance(ReLU(), Module)` is then true), and any other `Module` method asked of an
+# activation (`ReLU().parameters()`, `.train()`, `.state_dict()`) is looked up on module 03's
+# class when it is called. One copy of each method, and no import backwards. Before module 03
+# is complete, such a call names it. The shared base class is given.
 
 # %%
 #| export
 class Activation:
-    """Base of the activation objects: call one like a function, print it like PyTorch.
+    """Base of the activation modules: call one like a function, print it like PyTorch.
 
     A subclass defines ``forward(x)``; ``act(x)`` calls it. ``extra_repr`` names the settings
-    shown inside the parentheses of the repr (``Softmax(dim=-1)``).
+    shown inside the parentheses of the repr (``Softmax(dim=-1)``). Module 03 makes every
+    activation a ``Module`` (see the markdown above): the registries below are the empty ones
+    of a module without parameters, and other Module methods are found on module 03's class.
     """
+
+    _parameters = MappingProxyType({})
+    _modules = MappingProxyType({})
+    training = True
 
     def __call__(self, x: Tensor) -> Tensor:
         return self.forward(x)
+
+    def __getattr__(self, name: str):
+        # Python asks only for names this class lacks: Module's methods, from module 03.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        from tinytorch._course import require
+
+        module = require("core.layers", feature=f"{type(self).__name__}().{name}").Module
+        method = getattr(module, name, None)
+        if not callable(method):
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        return method.__get__(self, type(self))
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} must define forward(x)")
@@ -773,11 +815,19 @@ class Tanh(Activation):
 
 
 class GELU(Activation):
-    """``GELU()(x)`` applies ``gelu`` (the tanh approximation)."""
+    """``GELU()(x)`` applies the exact ``gelu``; ``GELU(approximate="tanh")`` the tanh form."""
+
+    def __init__(self, approximate: str = "none"):
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
 
     def forward(self, x: Tensor) -> Tensor:
         ### BEGIN SOLUTION
-        return gelu(x)
+        return gelu(x, self.approximate)
         ### END SOLUTION
 
 
@@ -860,7 +910,7 @@ candidates = {
     "relu": relu,
     "sigmoid": sigmoid,
     "tanh": tanh,
-    "gelu": gelu,
+    "gelu": lambda t: gelu(t, approximate="tanh"),
     "softmax (rows)": softmax,
 }
 costs, memory = {}, {}

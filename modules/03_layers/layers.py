@@ -55,11 +55,13 @@ from __future__ import annotations
 
 import math
 import types
+from abc import ABCMeta
 from collections import OrderedDict, namedtuple
 from typing import Iterator
 
 import numpy as np
 
+from tinytorch.core.activations import Activation
 from tinytorch.core.tensor import Tensor, as_tensor, default_generator, record_op
 
 # %%
@@ -215,6 +217,14 @@ assert Parameter(3.0).shape == () and w.is_leaf and w.grad is None
 # checkpoint that does not fit is refused before anything is copied, with the key and both
 # shapes in the message, so a model is never left half-loaded.
 #
+# Module 02's activations are Modules too, with no parameters. They were written before this
+# class existed, and package files import forward only (module 02's may not import this one),
+# so they cannot inherit from it. Instead the line `Module.register(Activation)` below the
+# class declares them Modules (`Module` is an abstract base class, `ABCMeta`, which allows
+# that), and an activation finds any other Module method on this class when it is called.
+# Either way there is one copy of each method, and `modules()`, `train()`, `eval()` and the
+# printout of a model reach its activations as in PyTorch.
+#
 # Read the given methods first (`__init__`, `__getattr__`, `__call__`, `named_modules`,
 # `parameters`, `__repr__`), then fill in the six solution blocks.
 
@@ -253,7 +263,7 @@ def _repr_tree(head: str, extra: str, children) -> str:
     return head + "(\n  " + "\n  ".join(body) + "\n)"
 
 
-class Module:
+class Module(metaclass=ABCMeta):
     """Base class of every layer and model.
 
     A subclass calls ``super().__init__()`` first, assigns its Parameters and sub-Modules as
@@ -518,6 +528,11 @@ class Module:
     def __repr__(self) -> str:
         return _repr_tree(type(self).__name__, self.extra_repr(), self._modules.items())
 
+
+# Module 02's activations are modules without parameters (its section 7 says why they cannot
+# inherit from this class): declare them Modules, so a model registers, walks, switches and
+# prints them like any layer.
+Module.register(Activation)
 
 # %% [markdown]
 # Three checks follow: registration (with tied weights and a forgotten `super().__init__()`),
@@ -888,6 +903,13 @@ class Linear(Module):
         ### END SOLUTION
 
     def forward(self, x) -> Tensor:
+        x = as_tensor(x)
+        if x.data.dtype != self.weight.data.dtype and np.issubdtype(x.data.dtype, np.floating):
+            # As in PyTorch: float64 data into float32 weights would silently compute (and
+            # train) in float64. Deliberate difference: integer input (raw pixels) is converted.
+            raise RuntimeError(f"Linear: the input is {x.data.dtype} but the weights are "
+                               f"{self.weight.data.dtype}; convert the input with "
+                               f"Tensor(x.data.astype(np.{self.weight.data.dtype}))")
         return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -1012,16 +1034,18 @@ plt.show()
 #
 #   x (N, 784) ──► [0] Linear ──► [1] ReLU ──► [2] Linear ──► logits (N, 10)
 #
-#   registered:  "0" -> Linear     "2" -> Linear        named_parameters():
-#   not registered: ReLU (a plain callable:              "0.weight" "0.bias"
-#                   no parameters, nothing to train)      "2.weight" "2.bias"
+#   registered:  "0" -> Linear   "1" -> ReLU   "2" -> Linear     named_parameters():
+#                                 (no parameters)                 "0.weight" "0.bias"
+#                                                                 "2.weight" "2.bias"
 # ```
 #
-# Module 02's activations are plain callable objects, not Modules, and any function of one
-# tensor can sit in the chain too. So `Sequential` keeps *all* layers in a list and registers
-# only the Modules, under their position as name — which is why the second Linear above is
-# `"2"`, not `"1"`, exactly as in PyTorch. It also behaves like a short list: `len(model)`,
-# `model[0]`, `for layer in model`, and `model[:2]` (a new Sequential of the first two).
+# Every layer is a Module (module 02's activations count as Modules, see section 2), so
+# `Sequential` registers each one under its position as name — which is why the second Linear
+# above is `"2"`, exactly as in PyTorch. The registry `self._modules` is the one list of
+# layers: `forward` runs through it, so replacing a layer (`model[0] = ...` is spelled
+# `setattr(model, "0", ...)`) changes both the parameters and the computation. It also behaves
+# like a short list: `len(model)`, `model[0]`, `for layer in model`, and `model[:2]` (a new
+# Sequential of the first two).
 
 # %% nbgrader={"schema_version": 3, "grade": false, "grade_id": "sequential", "solution": true, "locked": false}
 #| export
@@ -1032,17 +1056,18 @@ class Sequential(Module):
     APPROACH:
         ``__init__``:
             1. For each ``(i, layer)``: a class (e.g. ``ReLU`` without the parentheses) or
-               anything not callable is a mistake — raise TypeError naming position ``i``.
-            2. Register each Module with ``setattr(self, str(i), layer)``.
-            3. Keep every layer, Module or not, in the list ``self._layers``.
-        ``forward``: feed ``x`` through the layers in order and return the result.
+               anything that is not a Module is a mistake — raise TypeError naming
+               position ``i``.
+            2. Register each layer with ``setattr(self, str(i), layer)``; ``self._modules``
+               is then the list of layers, in order (keep no second list).
+        ``forward``: feed ``x`` through ``self._modules.values()`` in order; return the result.
     EXAMPLE:
         >>> model = Sequential(Linear(2, 3), ReLU(), Linear(3, 1))
         >>> [name for name, _ in model.named_parameters()]
         ['0.weight', '0.bias', '2.weight', '2.bias']
     HINTS:
-        - ``isinstance(layer, type)`` is True for a class; ``callable(layer)`` for anything
-          that can be called.
+        - ``isinstance(layer, type)`` is True for a class; ``isinstance(layer, Module)`` for
+          a layer (an activation too).
         - ``setattr`` goes through ``Module.__setattr__``, which does the registering.
     """
 
@@ -1053,35 +1078,30 @@ class Sequential(Module):
             if isinstance(layer, type):
                 raise TypeError(f"Sequential: layer {i} is the class {layer.__name__}, not a "
                                 f"layer; did you mean {layer.__name__}()?")
-            if not callable(layer):
-                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, which "
-                                f"cannot be called; pass layers such as Linear(4, 8) or ReLU()")
-            if isinstance(layer, Module):
-                setattr(self, str(i), layer)
-        self._layers = list(layers)
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not a "
+                                f"Module; pass layers such as Linear(4, 8) or ReLU()")
+            setattr(self, str(i), layer)
         ### END SOLUTION
 
     def forward(self, x):
         ### BEGIN SOLUTION
-        for layer in self._layers:
+        for layer in self._modules.values():
             x = layer(x)
         return x
         ### END SOLUTION
 
     def __len__(self) -> int:
-        return len(self._layers)
+        return len(self._modules)
 
     def __iter__(self):
-        return iter(self._layers)
+        return iter(self._modules.values())
 
     def __getitem__(self, index):
+        layers = list(self._modules.values())
         if isinstance(index, slice):
-            return Sequential(*self._layers[index])
-        return self._layers[index]
-
-    def __repr__(self) -> str:
-        return _repr_tree(type(self).__name__, self.extra_repr(),
-                          ((str(i), layer) for i, layer in enumerate(self._layers)))
+            return Sequential(*layers[index])
+        return layers[index]
 
 
 # %% nbgrader={"schema_version": 3, "grade": true, "grade_id": "test_sequential", "locked": true, "points": 5, "solution": false}
@@ -1113,6 +1133,54 @@ head = model[:1]
 assert isinstance(head, Sequential) and len(head) == 1 and head[0] is model[0]
 assert Sequential()(x) is x
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# `ModuleList` is Sequential's sibling for models that are not a plain chain: it holds
+# Modules in a list and registers each under its position, but has no `forward` — the model
+# that owns it decides how to use them (a loop, a residual sum, ...). Given, since it is
+# `Sequential` minus the chain.
+
+# %%
+#| export
+class ModuleList(Module):
+    """A list of Modules, registered by position: ``ModuleList([Linear(8, 8) for _ in range(3)])``.
+
+    Indexing, ``len``, iteration, ``append`` and ``extend`` work as on a list; the parameters
+    of every entry belong to the owner (``"blocks.0.weight"``).
+    """
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def append(self, module: Module) -> "ModuleList":
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList: entry {len(self)} is a {type(module).__name__}, "
+                            f"not a Module")
+        setattr(self, str(len(self)), module)
+        return self
+
+    def extend(self, modules) -> "ModuleList":
+        for module in modules:
+            self.append(module)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, index):
+        modules = list(self._modules.values())
+        return ModuleList(modules[index]) if isinstance(index, slice) else modules[index]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList: cannot store a {type(module).__name__}, not a Module")
+        setattr(self, str(range(len(self))[index]), module)
+
 
 # %% [markdown]
 # ## 6. Dropout: training with missing pieces

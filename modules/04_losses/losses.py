@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinytorch.core.layers import Module
 from tinytorch.core.tensor import Tensor, as_tensor, record_op
 
 # %% [markdown]
@@ -522,42 +523,45 @@ except ValueError:
 #   target t = 1:  loss = -log p          t = 0:  loss = -log(1 - p)
 #
 #   loss                                  p → 0 with t = 1, or p → 1 with t = 0:
-#   16 ┤•·······  ceiling -log(1e-7)         log 0 = -inf, the loss is inf, and inf
-#      │ •                                   times a zero gradient is nan
+#  100 ┤•·······  ceiling: log clamped       log 0 = -inf, the loss is inf, and inf
+#      │ •        at -100                    times a zero gradient is nan
 #    4 ┤   •
-#    1 ┤      •                           so p is clamped into [eps, 1 - eps] first:
-#    0 ┼──────────•──► p                     the worst loss is about 16, never inf
+#    1 ┤      •                           so, as PyTorch does, each log is clamped at -100:
+#    0 ┼──────────•──► p                     the worst loss is 100, never inf
 #      0         1
 # ```
 #
 # Clamping is a patch, not a cure. A probability of exactly 0 or 1 is common in float32: a
 # sigmoid of a logit above about 17 *rounds to 1.0*. Then every such example costs the same
-# ceiling, however wrong it is, and because the clamped region is flat, it gives no gradient —
-# the model cannot learn from its most confident mistakes. Section 6 fixes that properly.
+# ceiling, however wrong it is, and the sigmoid in front of it, flat at 1.0, passes no
+# gradient back — the model cannot learn from its most confident mistakes. Section 6 fixes
+# that properly.
 #
-# `binary_cross_entropy` is one fused op. It saves the clamped probabilities `p`, the `target`
-# array, `reduction` and `eps` — the backward rule is $(p - t) / (p(1 - p))$, which is why it
-# must see the clamped `p`, never a 0 or a 1.
+# `binary_cross_entropy` is one fused op. It saves the probabilities `p`, the `target` array
+# and `reduction`. Its backward rule is $(p - t) / (p(1 - p))$, with the denominator kept at
+# least $10^{-12}$ (PyTorch's bound), so a 0 or a 1 gives a large but finite gradient.
 
 # %% nbgrader={"schema_version": 3, "grade": false, "grade_id": "binary_cross_entropy", "solution": true, "locked": false}
 #| export
-def binary_cross_entropy(probs, target, reduction: str = "mean", eps: float = 1e-7) -> Tensor:
+def binary_cross_entropy(probs, target, reduction: str = "mean") -> Tensor:
     """Binary cross-entropy of probabilities in [0, 1] (op name "binary_cross_entropy").
 
-    TODO: clamp the probabilities, compute the per-element loss, reduce it, record the op.
+    TODO: take both logs clamped at -100, compute the per-element loss, reduce it, record the op.
     APPROACH:
-        1. ``p = np.clip(probs.data, eps, 1 - eps)``
-        2. ``losses = -(t * np.log(p) + (1 - t) * np.log(1 - p))`` with ``t = target.data``
+        1. ``p = probs.data``; ``log_p = np.maximum(np.log(p), -100)`` and
+           ``log_q = np.maximum(np.log(1 - p), -100)`` (inside
+           ``np.errstate(divide="ignore")``: log 0 is -inf before the clamp)
+        2. ``losses = -(t * log_p + (1 - t) * log_q)`` with ``t = target.data``
         3. ``return record_op(_reduce(losses, reduction), "binary_cross_entropy", (probs,),
-           p=p, target=t, reduction=reduction, eps=eps)``
+           p=p, target=t, reduction=reduction)``
     EXAMPLE:
         >>> round(binary_cross_entropy(Tensor([0.9, 0.2]), Tensor([1.0, 0.0])).item(), 4)
         0.1643
-        >>> binary_cross_entropy(Tensor([0.0]), Tensor([1.0])).item() < 17   # clamped, finite
-        True
+        >>> binary_cross_entropy(Tensor([0.0]), Tensor([1.0])).item()   # clamped, finite
+        100.0
     HINTS:
-        - numpy keeps float32 when the other operand is a Python number, so ``1 - t`` and
-          ``np.clip(..., eps, 1 - eps)`` stay float32.
+        - numpy keeps float32 when the other operand is a Python number, so ``1 - p`` and
+          ``np.maximum(..., -100)`` stay float32.
     """
     probs = as_tensor(probs)
     _check_reduction(reduction, "binary_cross_entropy")
@@ -569,10 +573,13 @@ def binary_cross_entropy(probs, target, reduction: str = "mean", eps: float = 1e
                          f"first, or pass the raw scores to binary_cross_entropy_with_logits")
     ### BEGIN SOLUTION
     t = target.data
-    p = np.clip(probs.data, eps, 1 - eps)
-    losses = -(t * np.log(p) + (1 - t) * np.log(1 - p))
+    p = probs.data
+    with np.errstate(divide="ignore"):
+        log_p = np.maximum(np.log(p), -100)
+        log_q = np.maximum(np.log(1 - p), -100)
+    losses = -(t * log_p + (1 - t) * log_q)
     return record_op(_reduce(losses, reduction), "binary_cross_entropy", (probs,),
-                     p=p, target=t, reduction=reduction, eps=eps)
+                     p=p, target=t, reduction=reduction)
     ### END SOLUTION
 
 
@@ -590,19 +597,19 @@ assert loss.dtype == np.float32, f"float32 in, float32 out; got {loss.dtype}"
 edge = binary_cross_entropy(Tensor([0.0, 1.0, 1.0, 0.0]), Tensor([1.0, 0.0, 1.0, 0.0]),
                             reduction="none")
 assert np.all(np.isfinite(edge.data)), f"p of exactly 0 or 1 must be clamped: {edge.data}"
-assert 15.0 < float(edge.data[0]) < 17.0, f"-log(1e-7) is about 16.1, got {edge.data[0]}"
-assert float(edge.data[2]) < 1e-5, "p = 1 with target 1 costs (almost) nothing"
+assert float(edge.data[0]) == 100.0, f"log 0 is clamped at -100: expected 100, got {edge.data[0]}"
+assert float(edge.data[2]) == 0.0, "p = 1 with target 1 costs nothing"
 soft = binary_cross_entropy(Tensor([0.5]), Tensor([0.5])).item()
 assert abs(soft - np.log(2.0)) < 1e-6, f"soft target 0.5 at p = 0.5 costs log 2, got {soft}"
 w = Tensor([0.0, 0.7], requires_grad=True)
 node = binary_cross_entropy(w, np.array([1.0, 0.0]))._node
 assert node is not None and node.op == "binary_cross_entropy", "record the fused op"
-assert node.inputs[0] is w and float(node.saved["p"][0]) > 0.0, "save the CLAMPED p"
-assert node.saved["target"].tolist() == [1.0, 0.0] and node.saved["eps"] == 1e-7
+assert node.inputs[0] is w and node.saved["p"].tolist() == [0.0, np.float32(0.7)], "save p"
+assert node.saved["target"].tolist() == [1.0, 0.0], "save the target array"
 assert node.saved["reduction"] == "mean", "save the reduction"
 ### BEGIN HIDDEN TESTS
-wide = binary_cross_entropy(Tensor([0.0, 1.0]), Tensor([1.0, 1.0]), reduction="none", eps=1e-3)
-assert np.allclose(wide.data, [-np.log(1e-3), -np.log(1 - 1e-3)], rtol=1e-4), wide.data
+tiny = binary_cross_entropy(Tensor([1e-30, 1.0]), Tensor([1.0, 0.0]), reduction="none")
+assert np.allclose(tiny.data, [69.0776, 100.0], rtol=1e-4), tiny.data
 try:
     binary_cross_entropy(Tensor([2.5]), Tensor([1.0]))
     raise AssertionError("a probability of 2.5 must raise ValueError")
@@ -628,7 +635,7 @@ except ValueError:
 #   [ 3.0,         [[0.0,   3.0],                  [[-3.049, -0.049],    col 0: log(1 - σ(z))
 #   -40.0 ]         [0.0, -40.0]]                   [-0.000, -40.000]]   col 1: log σ(z)
 #
-#   loss = -( t · col1 + (1 - t) · col0 )          z = -40, t = 1  ──►  40, not the ceiling 16
+#   loss = -( t · col1 + (1 - t) · col0 )          z = -40, t = 1  ──►  40, at any z
 # ```
 #
 # The loss now keeps growing linearly with how wrong the logit is, and its gradient,
@@ -698,16 +705,16 @@ assert binary_cross_entropy_with_logits(w, Tensor([1.0]))._node is not None
 
 # %% [markdown]
 # A picture of the difference: the loss for target 1 as the logit moves from right (positive)
-# to very wrong (negative). On probabilities the clamp caps the loss at
-# $-\log(10^{-7}) \approx 16$: below $z \approx -16$ the curve is flat, and a flat loss has no
-# gradient. (With target 0 it is worse still: beyond $z \approx 17$ float32 rounds $\sigma(z)$
-# to exactly 1, and no formula applied afterwards can tell those logits apart.) On logits the
-# loss keeps climbing.
+# to very wrong (negative), far enough that float32's sigmoid underflows to exactly 0. On
+# probabilities the loss follows the logit curve until then, and sits at the ceiling of 100
+# beyond: the curve is flat, and a flat loss has no gradient. (With target 0 it goes wrong much
+# sooner: beyond $z \approx 17$ float32 rounds $\sigma(z)$ to exactly 1, and no formula applied
+# afterwards can tell those logits apart.) On logits the loss keeps climbing.
 
 # %%
 import matplotlib.pyplot as plt
 
-z_axis = np.linspace(-40.0, 10.0, 501).astype(np.float32)
+z_axis = np.linspace(-120.0, 10.0, 501).astype(np.float32)
 ones_t = Tensor(np.ones_like(z_axis))
 sigmoid_p = (1.0 / (1.0 + np.exp(-z_axis))).astype(np.float32)
 on_probs = binary_cross_entropy(Tensor(sigmoid_p), ones_t, reduction="none").data
@@ -715,15 +722,15 @@ on_logits = binary_cross_entropy_with_logits(Tensor(z_axis), ones_t, reduction="
 
 fig, ax = plt.subplots(figsize=(7, 3.5))
 ax.plot(z_axis, on_logits, label="binary_cross_entropy_with_logits(z, 1)")
-ax.plot(z_axis, on_probs, "--", label="binary_cross_entropy(sigmoid(z), 1), eps = 1e-7")
-ax.axhline(-np.log(1e-7), color="gray", lw=0.8, ls=":")
+ax.plot(z_axis, on_probs, "--", label="binary_cross_entropy(sigmoid(z), 1), log clamped at -100")
+ax.axhline(100.0, color="gray", lw=0.8, ls=":")
 ax.set_xlabel("logit z  (target 1: negative z is a confident mistake)")
 ax.set_ylabel("loss")
 ax.set_title("Clamped probabilities saturate; logits do not")
 ax.legend()
 fig.tight_layout()
 plt.show()
-print(f"z = -40: on probabilities {on_probs[0]:.2f}, on logits {on_logits[0]:.2f}")
+print(f"z = {z_axis[0]:.0f}: on probabilities {on_probs[0]:.2f}, on logits {on_logits[0]:.2f}")
 
 # %% [markdown]
 # ## 7. Loss objects
@@ -736,26 +743,25 @@ print(f"z = -40: on probabilities {on_probs[0]:.2f}, on logits {on_logits[0]:.2f
 #       loss = loss_fn(model(x), y)         # __call__ ──► forward ──► cross_entropy(...)
 # ```
 #
-# A loss holds no parameters, so these are plain classes — no `Module` machinery needed. The
-# shared part (checking `reduction`, `__call__` forwarding to `forward`, a readable `repr`) is
-# given; each class's `forward` is one line calling the function you wrote.
+# As in PyTorch, a loss is a `Module` (module 03): one without parameters, so calling it runs
+# `forward`, and a model that keeps its loss as an attribute prints, walks and switches it like
+# any layer. The shared part (checking `reduction`, the repr's settings) is given; each class's
+# `forward` is one line calling the function you wrote.
 
 # %%
 #| export
-class _Loss:
-    """Shared behaviour of the loss classes: ``loss_fn(pred, target)`` calls ``forward``."""
+class _Loss(Module):
+    """Shared behaviour of the loss modules: ``loss_fn(pred, target)`` calls ``forward``."""
 
     def __init__(self, reduction: str = "mean"):
+        super().__init__()
         self.reduction = _check_reduction(reduction, type(self).__name__)
-
-    def __call__(self, pred, target) -> Tensor:
-        return self.forward(pred, target)
 
     def forward(self, pred, target) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} must define forward(pred, target)")
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(reduction={self.reduction!r})"
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
 
 
 # %% nbgrader={"schema_version": 3, "grade": false, "grade_id": "loss_classes", "solution": true, "locked": false}
@@ -788,16 +794,12 @@ class CrossEntropyLoss(_Loss):
 class BinaryCrossEntropyLoss(_Loss):
     """Binary cross-entropy of probabilities: ``BinaryCrossEntropyLoss()(p, t)``.
 
-    TODO: return ``binary_cross_entropy`` with this object's reduction and ``eps``.
+    TODO: return ``binary_cross_entropy`` with this object's reduction.
     """
-
-    def __init__(self, reduction: str = "mean", eps: float = 1e-7):
-        super().__init__(reduction)
-        self.eps = eps
 
     def forward(self, probs, target) -> Tensor:
         ### BEGIN SOLUTION
-        return binary_cross_entropy(probs, target, self.reduction, self.eps)
+        return binary_cross_entropy(probs, target, self.reduction)
         ### END SOLUTION
 
 

@@ -165,9 +165,12 @@ class Optimizer:
         TODO: validate and append ``group`` to ``self.param_groups``.
         APPROACH:
             1. Copy the dict. Its ``"params"`` may be one Tensor or an iterable: make a list.
-            2. Check every entry: not a Tensor -> TypeError; no ``requires_grad`` ->
-               ValueError; already seen, in an earlier group or earlier in this one ->
-               ValueError (it would be stepped twice). Keep a set of the ``id(p)`` seen.
+            2. Check every entry: not a Tensor -> TypeError; not a leaf (``p.is_leaf`` is
+               False: made by an op, so it is recomputed, never stored) -> ValueError;
+               already seen, in an earlier group or earlier in this one -> ValueError (it
+               would be stepped twice). Keep a set of the ``id(p)`` seen. A frozen tensor
+               (``requires_grad=False``) is accepted, as in PyTorch: it never gets a
+               gradient, so ``step`` skips it.
             3. ``group.setdefault(name, value)`` for every entry of ``self.defaults``.
         """
         ### BEGIN SOLUTION
@@ -179,9 +182,10 @@ class Optimizer:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{type(self).__name__}: parameter {i} is a "
                                 f"{type(p).__name__}, not a Tensor")
-            if not p.requires_grad:
-                raise ValueError(f"{type(self).__name__}: parameter {i} (shape {p.shape}) does "
-                                 f"not require grad, so it would never get a gradient")
+            if not p.is_leaf:
+                raise ValueError(f"{type(self).__name__}: parameter {i} (shape {p.shape}) is "
+                                 f"not a leaf (an op made it), so updating it would change "
+                                 f"nothing; pass the tensors the model stores")
             if id(p) in seen:
                 raise ValueError(f"{type(self).__name__}: parameter {i} (shape {p.shape}) "
                                  f"appears in more than one place; it would be updated twice")
@@ -195,8 +199,9 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of every parameter before the next backward().
 
-        TODO: ``p.grad = None``, or with ``set_to_none=False`` a new array of zeros.
-        HINTS: ``Tensor(np.zeros_like(p.data))`` — never write into the old ``.grad`` array.
+        TODO: ``p.grad = None``, or with ``set_to_none=False`` zeros written into the existing
+            gradient in place — exactly what ``Module.zero_grad`` does (and PyTorch).
+        HINTS: ``p.grad.data[...] = 0``; a gradient that is None stays None.
         """
         ### BEGIN SOLUTION
         for group in self.param_groups:
@@ -204,7 +209,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad = Tensor(np.zeros_like(p.data))
+                    p.grad.data[...] = 0
         ### END SOLUTION
 
     def step(self, closure: Callable | None = None):
@@ -220,12 +225,16 @@ class Optimizer:
         with enable_grad():
             return closure()
 
-    def _buffer(self, p: Tensor, key: str = "_scratch") -> np.ndarray:
-        """A preallocated array shaped like ``p``, kept in ``state[p]`` and reused every step."""
-        state = self.state.setdefault(p, {})
-        buf = state.get(key)
+    def _buffer(self, p: Tensor, key: str = "scratch") -> np.ndarray:
+        """A preallocated array shaped like ``p``, reused every step.
+
+        Scratch arrays are not optimizer state (nothing carries over from one step to the
+        next), so they live apart from ``self.state``, and ``state_dict`` never sees them.
+        """
+        scratch = self.__dict__.setdefault("_scratch", {}).setdefault(p, {})
+        buf = scratch.get(key)
         if buf is None or buf.shape != p.data.shape or buf.dtype != p.data.dtype:
-            buf = state[key] = np.empty_like(p.data)
+            buf = scratch[key] = np.empty_like(p.data)
         return buf
 
     # ---- saving and restoring (given) ------------------------------------------------------
@@ -234,7 +243,7 @@ class Optimizer:
 
         Parameters are numbered in the order the groups list them, as PyTorch does, so the
         dict can be loaded into a fresh optimizer built over a fresh copy of the model.
-        Arrays are copied; scratch buffers (keys starting with ``_``) are not state.
+        Arrays are copied.
         """
         index: dict[int, int] = {}
         groups = []
@@ -248,7 +257,7 @@ class Optimizer:
                 if p in self.state:
                     state[index[id(p)]] = {
                         k: (v.copy() if isinstance(v, np.ndarray) else v)
-                        for k, v in self.state[p].items() if not k.startswith("_")}
+                        for k, v in self.state[p].items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -312,7 +321,7 @@ assert [g["lr"] for g in two.param_groups] == [0.1, 0.01], "a group may override
 assert two.param_groups[1]["params"][0] is b, "a single tensor in a group becomes a list"
 gen = _Plain(p for p in [w, b])
 assert len(gen.param_groups[0]["params"]) == 2, "a generator (model.parameters()) works"
-for bad in ([], [Tensor([1.0])], [w, w]):
+for bad in ([], [Tensor([1.0], requires_grad=True) * 2], [w, w]):
     try:
         _Plain(bad)
         raise AssertionError(f"{bad!r} must be refused with ValueError")
@@ -324,7 +333,7 @@ opt.zero_grad()
 assert w.grad is None, "zero_grad() sets grads to None"
 w.grad = Tensor(shared)
 opt.zero_grad(set_to_none=False)
-assert np.all(w.grad.data == 0) and np.all(shared == 1), "zeros in a NEW array"
+assert w.grad.data is shared and np.all(shared == 0), "zeros written in place, as Module does"
 ### BEGIN HIDDEN TESTS
 assert b.grad is None
 opt.zero_grad(set_to_none=False)
@@ -349,12 +358,13 @@ assert b.grad is None
 #
 # Two rules for *how* we compute it:
 #
-# 1. **Never write into `p.grad.data`.** It may be shared with another parameter (module 05),
-#    and the user may still want to read it. `g + weight_decay · p` goes into a buffer of our own.
+# 1. **Never write into `p.grad.data`.** It is the gradient the user sees (and may still want
+#    to read or clip). `g + weight_decay · p` goes into a buffer of our own.
 # 2. **Update in place, without temporaries.** `p.data = p.data - lr * g` allocates two new
 #    arrays the size of the parameter on every step, and replaces `p.data` with a new object.
-#    Instead we compute into a *scratch* array that lives in the parameter's state and is
-#    allocated once, with numpy's `out=` argument:
+#    Instead we compute into a *scratch* array, kept by the optimizer apart from its state
+#    (nothing in it carries over between steps) and allocated once, with numpy's `out=`
+#    argument:
 #
 # ```python
 #   s = self._buffer(p)                      # allocated on the first step, reused afterwards
@@ -608,7 +618,7 @@ class Adam(Optimizer):
                ``state["step"] = 0`` and ``state["exp_avg"]``, ``state["exp_avg_sq"]`` to
                zeros like ``p.data``. Then ``state["step"] += 1``.
             2. Weight decay: if ``self.decoupled``, ``p.data *= 1 - lr * wd``; otherwise
-               ``d = self._buffer(p, "_decayed")`` filled with ``grad + wd * p``.
+               ``d = self._buffer(p, "decayed")`` filled with ``grad + wd * p``.
             3. Update ``m`` and ``v`` in place, then the parameter (see the cell above), with
                ``s = self._buffer(p)``.
         EXAMPLE: first step, g = 0.5, lr = 0.1: m̂ = 0.5, v̂ = 0.25, p moves by -0.1
@@ -637,7 +647,7 @@ class Adam(Optimizer):
                     if self.decoupled:
                         p.data *= 1 - lr * wd
                     else:
-                        d = self._buffer(p, "_decayed")
+                        d = self._buffer(p, "decayed")
                         np.multiply(p.data, wd, out=d)
                         d += grad
                 s = self._buffer(p)

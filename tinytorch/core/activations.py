@@ -11,6 +11,7 @@ __all__ = [
 
 
 import math
+from types import MappingProxyType
 
 import numpy as np
 
@@ -58,15 +59,29 @@ def tanh(x: Tensor) -> Tensor:
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)   # a Python float: float32 stays float32
 _GELU_CUBIC = 0.044715
+_erf = np.frompyfunc(math.erf, 1, 1)          # numpy has no erf: Python's, element by element
 
 
-def gelu(x: Tensor) -> Tensor:
-    """Gaussian error linear unit, tanh approximation (op name "gelu"; nothing saved).
+def _gelu_exact(x: Tensor) -> Tensor:
+    """``x · Φ(x)`` with ``Φ(x) = (1 + erf(x / √2)) / 2``, the default of PyTorch (given)."""
+    phi = (_erf(x.data * math.sqrt(0.5)).astype(x.data.dtype) + 1) * 0.5
+    return record_op(x.data * phi, "gelu", (x,), approximate="none")
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """Gaussian error linear unit (op name "gelu"): exact, or the tanh approximation.
+
+    ``approximate="none"`` (the default, as in PyTorch) is the exact form, given above;
+    ``approximate="tanh"`` is the approximation you write here (nothing saved).
 
     Example:
-        >>> [round(v, 4) for v in gelu(Tensor([-1.0, 0.0, 1.0])).data.tolist()]
+        >>> [round(v, 4) for v in gelu(Tensor([-1.0, 0.0, 1.0]), approximate="tanh").data.tolist()]
         [-0.1588, 0.0, 0.8412]
     """
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    if approximate == "none":
+        return _gelu_exact(as_tensor(x))
     x = as_tensor(x)
     xc = np.clip(x.data, -10, 10)
     u = _SQRT_2_OVER_PI * (xc + _GELU_CUBIC * xc * xc * xc)
@@ -92,14 +107,32 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
 
 
 class Activation:
-    """Base of the activation objects: call one like a function, print it like PyTorch.
+    """Base of the activation modules: call one like a function, print it like PyTorch.
 
     A subclass defines ``forward(x)``; ``act(x)`` calls it. ``extra_repr`` names the settings
-    shown inside the parentheses of the repr (``Softmax(dim=-1)``).
+    shown inside the parentheses of the repr (``Softmax(dim=-1)``). Module 03 makes every
+    activation a ``Module`` (see the markdown above): the registries below are the empty ones
+    of a module without parameters, and other Module methods are found on module 03's class.
     """
+
+    _parameters = MappingProxyType({})
+    _modules = MappingProxyType({})
+    training = True
 
     def __call__(self, x: Tensor) -> Tensor:
         return self.forward(x)
+
+    def __getattr__(self, name: str):
+        # Python asks only for names this class lacks: Module's methods, from module 03.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        from tinytorch._course import require
+
+        module = require("core.layers", feature=f"{type(self).__name__}().{name}").Module
+        method = getattr(module, name, None)
+        if not callable(method):
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        return method.__get__(self, type(self))
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} must define forward(x)")
@@ -140,10 +173,18 @@ class Tanh(Activation):
 
 
 class GELU(Activation):
-    """``GELU()(x)`` applies ``gelu`` (the tanh approximation)."""
+    """``GELU()(x)`` applies the exact ``gelu``; ``GELU(approximate="tanh")`` the tanh form."""
+
+    def __init__(self, approximate: str = "none"):
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
 
     def forward(self, x: Tensor) -> Tensor:
-        return gelu(x)
+        return gelu(x, self.approximate)
 
 
 class Softmax(Activation):

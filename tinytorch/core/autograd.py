@@ -9,7 +9,8 @@ __all__ = [
     'max_backward', 'reshape_backward', 'transpose_backward', 'getitem_backward', 'exp_backward',
     'log_backward', 'relu_backward', 'sigmoid_backward', 'tanh_backward', 'gelu_backward',
     'softmax_backward', 'log_softmax_backward', 'cross_entropy_backward',
-    'binary_cross_entropy_backward', 'linear_backward', 'no_grad', 'enable_grad',
+    'binary_cross_entropy_backward', 'linear_backward', 'clamp_backward', 'where_backward',
+    'cat_backward', 'stack_backward', 'no_grad', 'enable_grad',
 ]
 
 
@@ -191,7 +192,25 @@ def _run_rule(node: Node, grad: np.ndarray) -> tuple:
         got = len(grads) if isinstance(grads, (tuple, list)) else type(grads).__name__
         raise RuntimeError(f"backward rule '{node.op}' must return a tuple with one gradient per "
                            f"input ({len(node.inputs)}), got {got}")
-    return grads
+    return _unshared(grads, node.needs)
+
+
+def _unshared(grads, needs) -> tuple:
+    """The rule's gradients, each in memory of its own.
+
+    ``add`` hands its incoming gradient to both inputs: without a copy, two leaves would share
+    one ``.grad`` array, and zeroing one in place would zero the other. The incoming gradient
+    belongs to this op alone, so one input may keep it (or a view of it); only a second
+    gradient over the same memory is copied. Rules that compute fresh arrays pay nothing but
+    the check.
+    """
+    out, seen = list(grads), []
+    for i, (g, need) in enumerate(zip(grads, needs)):
+        if need and type(g) is np.ndarray:
+            if any(np.may_share_memory(g, other) for other in seen):
+                out[i] = g = g.copy()
+            seen.append(g)
+    return tuple(out)
 
 
 def _fit(grad, inp: Tensor, op: str, i: int) -> np.ndarray:
@@ -457,9 +476,25 @@ def tanh_backward(grad: np.ndarray, node: Node) -> tuple:
     return (grad * (1 - out * out),)
 
 
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _gelu_exact_slope(x: np.ndarray) -> np.ndarray:
+    """d/dx of ``x·Φ(x)``: ``Φ(x) + x·φ(x)``, with the standard normal's Φ and density φ."""
+    xc = np.clip(x, -40, 40)            # beyond, φ is 0 in float64 and x² cannot overflow
+    cdf = (_erf(xc * math.sqrt(0.5)).astype(x.dtype) + 1) * 0.5
+    return cdf + xc * np.exp(-0.5 * xc * xc) * (1 / math.sqrt(2 * math.pi))
+
+
 @backward_rule("gelu")
 def gelu_backward(grad: np.ndarray, node: Node) -> tuple:
-    """Gradient of the tanh approximation of GELU, recomputed from the input (see the table)."""
+    """Gradient of GELU, recomputed from the input (see the table).
+
+    The exact form (``approximate="none"``, given) has the slope ``Φ(x) + x·φ(x)``; you write
+    the slope of the tanh approximation, the form module 02 had you write.
+    """
+    if node.saved.get("approximate", "tanh") == "none":
+        return (grad * _gelu_exact_slope(node.inputs[0].data),)
     x = node.inputs[0].data
     c = math.sqrt(2.0 / math.pi)
     x2 = x * x
@@ -509,7 +544,7 @@ def binary_cross_entropy_backward(grad: np.ndarray, node: Node) -> tuple:
     """Gradient of the fused binary cross-entropy with respect to the probabilities."""
     p = node.saved["p"]
     t = np.asarray(getattr(node.saved["target"], "data", node.saved["target"]))
-    g = (p - t.astype(p.dtype, copy=False)) / (p * (1 - p))
+    g = (p - t.astype(p.dtype, copy=False)) / np.maximum(p * (1 - p), 1e-12)
     if node.saved["reduction"] == "mean":
         g *= grad / p.size
     else:
@@ -533,6 +568,39 @@ def linear_backward(grad: np.ndarray, node: Node) -> tuple:
         return (grad_x, grad_w)
     grad_b = grad2.sum(axis=0) if node.needs[2] else None
     return (grad_x, grad_w, grad_b)
+
+
+@backward_rule("clamp")
+def clamp_backward(grad: np.ndarray, node: Node) -> tuple:
+    """Gradient of ``clamp``: ``grad`` where ``min <= x <= max`` (bounds included, as in PyTorch)."""
+    x, lo, hi = node.inputs[0].data, node.saved["min"], node.saved["max"]
+    inside = np.ones(x.shape, dtype=bool)
+    if lo is not None:
+        inside &= x >= lo
+    if hi is not None:
+        inside &= x <= hi
+    return (grad * inside,)
+
+
+@backward_rule("where")
+def where_backward(grad: np.ndarray, node: Node) -> tuple:
+    """Gradient of ``where(c, a, b)``: ``grad`` goes to ``a`` where ``c`` holds, else to ``b``."""
+    cond, zero = node.saved["condition"].astype(bool, copy=False), np.zeros((), grad.dtype)
+    return (np.where(cond, grad, zero), np.where(cond, zero, grad))
+
+
+@backward_rule("cat")
+def cat_backward(grad: np.ndarray, node: Node) -> tuple:
+    """Gradient of ``cat``: ``grad`` split back into the pieces, along the same ``dim``."""
+    cuts = np.cumsum(node.saved["sizes"])[:-1]
+    return tuple(np.split(grad, cuts, axis=node.saved["dim"]))
+
+
+@backward_rule("stack")
+def stack_backward(grad: np.ndarray, node: Node) -> tuple:
+    """Gradient of ``stack``: slice ``i`` along ``dim`` is the gradient of tensor ``i``."""
+    dim = node.saved["dim"]
+    return tuple(np.take(grad, i, axis=dim) for i in range(len(node.inputs)))
 
 
 class no_grad:

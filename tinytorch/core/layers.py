@@ -4,16 +4,18 @@ Change the module source and run `tito export` again.
 """
 from __future__ import annotations
 
-__all__ = ['Parameter', 'Module', 'linear', 'Linear', 'Sequential', 'Dropout']
+__all__ = ['Parameter', 'Module', 'linear', 'Linear', 'Sequential', 'ModuleList', 'Dropout']
 
 
 import math
 import types
+from abc import ABCMeta
 from collections import OrderedDict, namedtuple
 from typing import Iterator
 
 import numpy as np
 
+from tinytorch.core.activations import Activation
 from tinytorch.core.tensor import Tensor, as_tensor, default_generator, record_op
 
 
@@ -70,7 +72,7 @@ def _repr_tree(head: str, extra: str, children) -> str:
     return head + "(\n  " + "\n  ".join(body) + "\n)"
 
 
-class Module:
+class Module(metaclass=ABCMeta):
     """Base class of every layer and model.
 
     A subclass calls ``super().__init__()`` first, assigns its Parameters and sub-Modules as
@@ -270,6 +272,12 @@ class Module:
         return _repr_tree(type(self).__name__, self.extra_repr(), self._modules.items())
 
 
+# Module 02's activations are modules without parameters (its section 7 says why they cannot
+# inherit from this class): declare them Modules, so a model registers, walks, switches and
+# prints them like any layer.
+Module.register(Activation)
+
+
 def linear(x, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x @ weight.T + bias`` as ONE recorded op named "linear".
 
@@ -340,6 +348,13 @@ class Linear(Module):
             self.bias.data[...] = 0.0
 
     def forward(self, x) -> Tensor:
+        x = as_tensor(x)
+        if x.data.dtype != self.weight.data.dtype and np.issubdtype(x.data.dtype, np.floating):
+            # As in PyTorch: float64 data into float32 weights would silently compute (and
+            # train) in float64. Deliberate difference: integer input (raw pixels) is converted.
+            raise RuntimeError(f"Linear: the input is {x.data.dtype} but the weights are "
+                               f"{self.weight.data.dtype}; convert the input with "
+                               f"Tensor(x.data.astype(np.{self.weight.data.dtype}))")
         return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -362,32 +377,67 @@ class Sequential(Module):
             if isinstance(layer, type):
                 raise TypeError(f"Sequential: layer {i} is the class {layer.__name__}, not a "
                                 f"layer; did you mean {layer.__name__}()?")
-            if not callable(layer):
-                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, which "
-                                f"cannot be called; pass layers such as Linear(4, 8) or ReLU()")
-            if isinstance(layer, Module):
-                setattr(self, str(i), layer)
-        self._layers = list(layers)
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not a "
+                                f"Module; pass layers such as Linear(4, 8) or ReLU()")
+            setattr(self, str(i), layer)
 
     def forward(self, x):
-        for layer in self._layers:
+        for layer in self._modules.values():
             x = layer(x)
         return x
 
     def __len__(self) -> int:
-        return len(self._layers)
+        return len(self._modules)
 
     def __iter__(self):
-        return iter(self._layers)
+        return iter(self._modules.values())
 
     def __getitem__(self, index):
+        layers = list(self._modules.values())
         if isinstance(index, slice):
-            return Sequential(*self._layers[index])
-        return self._layers[index]
+            return Sequential(*layers[index])
+        return layers[index]
 
-    def __repr__(self) -> str:
-        return _repr_tree(type(self).__name__, self.extra_repr(),
-                          ((str(i), layer) for i, layer in enumerate(self._layers)))
+
+class ModuleList(Module):
+    """A list of Modules, registered by position: ``ModuleList([Linear(8, 8) for _ in range(3)])``.
+
+    Indexing, ``len``, iteration, ``append`` and ``extend`` work as on a list; the parameters
+    of every entry belong to the owner (``"blocks.0.weight"``).
+    """
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def append(self, module: Module) -> "ModuleList":
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList: entry {len(self)} is a {type(module).__name__}, "
+                            f"not a Module")
+        setattr(self, str(len(self)), module)
+        return self
+
+    def extend(self, modules) -> "ModuleList":
+        for module in modules:
+            self.append(module)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, index):
+        modules = list(self._modules.values())
+        return ModuleList(modules[index]) if isinstance(index, slice) else modules[index]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList: cannot store a {type(module).__name__}, not a Module")
+        setattr(self, str(range(len(self))[index]), module)
 
 
 class Dropout(Module):

@@ -46,9 +46,10 @@ class Optimizer:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{type(self).__name__}: parameter {i} is a "
                                 f"{type(p).__name__}, not a Tensor")
-            if not p.requires_grad:
-                raise ValueError(f"{type(self).__name__}: parameter {i} (shape {p.shape}) does "
-                                 f"not require grad, so it would never get a gradient")
+            if not p.is_leaf:
+                raise ValueError(f"{type(self).__name__}: parameter {i} (shape {p.shape}) is "
+                                 f"not a leaf (an op made it), so updating it would change "
+                                 f"nothing; pass the tensors the model stores")
             if id(p) in seen:
                 raise ValueError(f"{type(self).__name__}: parameter {i} (shape {p.shape}) "
                                  f"appears in more than one place; it would be updated twice")
@@ -65,7 +66,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad = Tensor(np.zeros_like(p.data))
+                    p.grad.data[...] = 0
 
     def step(self, closure: Callable | None = None):
         """Update every parameter from its gradient (each optimizer defines this)."""
@@ -80,12 +81,16 @@ class Optimizer:
         with enable_grad():
             return closure()
 
-    def _buffer(self, p: Tensor, key: str = "_scratch") -> np.ndarray:
-        """A preallocated array shaped like ``p``, kept in ``state[p]`` and reused every step."""
-        state = self.state.setdefault(p, {})
-        buf = state.get(key)
+    def _buffer(self, p: Tensor, key: str = "scratch") -> np.ndarray:
+        """A preallocated array shaped like ``p``, reused every step.
+
+        Scratch arrays are not optimizer state (nothing carries over from one step to the
+        next), so they live apart from ``self.state``, and ``state_dict`` never sees them.
+        """
+        scratch = self.__dict__.setdefault("_scratch", {}).setdefault(p, {})
+        buf = scratch.get(key)
         if buf is None or buf.shape != p.data.shape or buf.dtype != p.data.dtype:
-            buf = state[key] = np.empty_like(p.data)
+            buf = scratch[key] = np.empty_like(p.data)
         return buf
 
     # ---- saving and restoring (given) ------------------------------------------------------
@@ -94,7 +99,7 @@ class Optimizer:
 
         Parameters are numbered in the order the groups list them, as PyTorch does, so the
         dict can be loaded into a fresh optimizer built over a fresh copy of the model.
-        Arrays are copied; scratch buffers (keys starting with ``_``) are not state.
+        Arrays are copied.
         """
         index: dict[int, int] = {}
         groups = []
@@ -108,7 +113,7 @@ class Optimizer:
                 if p in self.state:
                     state[index[id(p)]] = {
                         k: (v.copy() if isinstance(v, np.ndarray) else v)
-                        for k, v in self.state[p].items() if not k.startswith("_")}
+                        for k, v in self.state[p].items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -253,7 +258,7 @@ class Adam(Optimizer):
                     if self.decoupled:
                         p.data *= 1 - lr * wd
                     else:
-                        d = self._buffer(p, "_decayed")
+                        d = self._buffer(p, "decayed")
                         np.multiply(p.data, wd, out=d)
                         d += grad
                 s = self._buffer(p)
