@@ -23,6 +23,11 @@ try:  # a slow shared machine must not fail a property test on time alone
 
     settings.register_profile("tinytorch", deadline=None, print_blob=True)
     settings.load_profile("tinytorch")
+    # tests/test_mutants.py only needs to know that a test fails, not the smallest example.
+    from hypothesis import Phase
+
+    settings.register_profile("no-shrink", deadline=None, database=None,
+                              phases=[Phase.explicit, Phase.reuse, Phase.generate])
 except ImportError:  # pragma: no cover - hypothesis is a declared dependency
     pass
 

@@ -302,6 +302,18 @@ def test_parse_idx_reads_mnist_style_header():
     assert labels[:4] == bytes.fromhex("00000801") and parse_idx(labels).tolist() == [7, 2]
 
 
+def test_the_package_reads_idx_with_parse_idx(tmp_path, monkeypatch):
+    """tinytorch.datasets keeps no decoder of its own: MNIST is read by the student's code."""
+    import tinytorch.core.dataloader as dataloader
+    from tinytorch.datasets import read_idx, write_idx
+
+    path = write_idx(tmp_path / "x-idx1-ubyte", np.arange(3, dtype=np.uint8))
+    calls, real = [], dataloader.parse_idx
+    monkeypatch.setattr(dataloader, "parse_idx", lambda buf: calls.append(len(buf)) or real(buf))
+    assert read_idx(path).tolist() == [0, 1, 2]
+    assert calls == [11], "read_idx must decode through tinytorch.core.dataloader.parse_idx"
+
+
 def test_parse_idx_agrees_with_the_package_reader(tmp_path):
     from tinytorch.datasets import read_idx, write_idx
 

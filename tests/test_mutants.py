@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ class Outcome:
     total: float
     cells_note: str = ""
     errors: list = field(default_factory=list)
+    seconds: float = 0.0
 
     @property
     def lost_points(self) -> bool:
@@ -163,6 +165,13 @@ def _last_lines(text: str, n: int = 3) -> str:
 
 def run_one(module: course.Module, text: str, mutant: Mutant | None) -> Outcome:
     """Both graders on one version of the module source (see the module docstring)."""
+    started = time.perf_counter()
+    outcome = _run_one(module, text, mutant)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _run_one(module: course.Module, text: str, mutant: Mutant | None) -> Outcome:
     later = {t for m in course.MODULES if m.number >= module.number for t in m.targets}
     work = Path(tempfile.mkdtemp(prefix="tinytorch-mutant-"))
     try:
@@ -179,7 +188,7 @@ def run_one(module: course.Module, text: str, mutant: Mutant | None) -> Outcome:
         expr, wanted = student.selection(module, set(module.requires), integration=False)
         test_files = student.test_files(REPO, wanted)
         cmd = [sys.executable, "-m", "pytest", *map(str, test_files), "-m", expr, "-x", "-q",
-               "--tb=line", "-p", "no:cacheprovider", "-p", "tito.pytest_student",
+               "--tb=line", "--hypothesis-profile=no-shrink", "-p", "no:cacheprovider", "-p", "tito.pytest_student",
                "--rootdir", str(REPO)]
         try:
             proc = subprocess.run(cmd, cwd=tests_root, env=_env(tests_root, REPO),
@@ -249,12 +258,15 @@ def score_table(request):
 def test_catalogue_is_current(module: course.Module):
     """Cheap: each entry applies exactly once, inside a solution; at least ten per module."""
     text = module.source(REPO).read_text(encoding="utf-8")
+    problem = None
     try:
         mutants = load_catalogue(module)
         for mutant in mutants:
             mutate(text, mutant, catalogue_path(module).name)
     except StaleCatalogue as err:
-        pytest.fail(str(err), pytrace=False)
+        problem = str(err)
+    if problem:
+        pytest.fail(problem, pytrace=False)
     assert len(mutants) >= MIN_MUTANTS, (
         f"{catalogue_path(module).name} has {len(mutants)} mutants; the course asks for at "
         f"least {MIN_MUTANTS} typical bugs per module")
@@ -264,10 +276,13 @@ def test_catalogue_is_current(module: course.Module):
 def test_both_graders_catch_every_mutant(module: course.Module, score_table):
     where = catalogue_path(module).name
     text = module.source(REPO).read_text(encoding="utf-8")
+    problem = f"{where} lists no mutants"
     try:
         jobs = [(m, mutate(text, m, where)) for m in load_catalogue(module)]
     except StaleCatalogue as err:
-        pytest.fail(str(err), pytrace=False)
+        jobs, problem = [], str(err)
+    if not jobs:
+        pytest.fail(problem, pytrace=False)
 
     with ThreadPoolExecutor(WORKERS) as pool:
         baseline = pool.submit(run_one, module, text, None)
@@ -285,6 +300,11 @@ def test_both_graders_catch_every_mutant(module: course.Module, score_table):
     by_cells = sum(o.lost_points for o in outcomes)
     both = sum(o.tests_failed and o.lost_points for o in outcomes)
     score_table[module.number] = (len(outcomes), by_tests, by_cells, both)
+    slowest = max([base, *outcomes], key=lambda o: o.seconds)
+    print(f"module {module.number}: {len(outcomes) + 1} runs, slowest "
+          f"{slowest.mutant.id if slowest.mutant else 'unmutated'} {slowest.seconds:.1f} s")
+    for o in sorted([base, *outcomes], key=lambda o: -o.seconds):
+        print(f"  {o.seconds:5.1f} s  {o.mutant.id if o.mutant else '(unmutated)'}")
     survivors = []
     for o in outcomes:
         missed = [name for name, caught in (("tests", o.tests_failed),

@@ -490,20 +490,21 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     ``approximate="none"`` (the default, as in PyTorch) is the exact form, given above;
     ``approximate="tanh"`` is the approximation you write here (nothing saved).
 
-    TODO: compute ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x**3)))`` elementwise.
-    APPROACH:
-        1. ``xc = np.clip(x.data, -10, 10)`` — used only inside the tanh, so the cube cannot
-           overflow (the tanh is already exactly ±1 there).
-        2. ``u = _SQRT_2_OVER_PI * (xc + _GELU_CUBIC * xc * xc * xc)``
-        3. ``out = 0.5 * x.data * (1 + np.tanh(u))`` — with the *unclipped* ``x``.
-        4. ``return record_op(out, "gelu", (x,))``
+    TODO: compute ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x**3)))`` elementwise
+        and record the op (nothing saved: its rule recomputes what it needs from the input).
+    APPROACH: the formula is the function, written with numpy on ``x.data``. One trap: the
+        cube of a large float32 value overflows to ``inf``. The tanh is already exactly ±1
+        once its argument is beyond about ±10, so only the tanh's argument needs protecting:
+        compute it from a clipped copy of ``x``, and keep the unclipped ``x`` for the factor
+        ``0.5 * x`` in front (gelu(100) is 100, not 10).
     EXAMPLE:
         >>> [round(v, 4) for v in gelu(Tensor([-1.0, 0.0, 1.0]), approximate="tanh").data.tolist()]
         [-0.1588, 0.0, 0.8412]
     HINTS:
         - Large positive x: ``gelu(x)`` is ``x``. Large negative x: it is 0.
         - The constants above are Python floats on purpose (see the markdown).
-        - Write the cube as ``xc * xc * xc``; section 8 measures why.
+        - Write the cube as a product of three factors; section 8 measures why.
+        - More help: ``np.clip(x.data, -10, 10)`` is the clipped copy.
     """
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
@@ -624,15 +625,18 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
 
     TODO: exponentiate the max-shifted input and normalise along ``dim``; save ``dim``, ``out``.
     APPROACH:
-        1. If ``x.data.size == 0``, ``out`` is ``x.data.copy()`` (nothing to normalise).
-        2. Otherwise: ``shifted = x.data - x.data.max(axis=dim, keepdims=True)``
-        3. ``e = np.exp(shifted)``; ``out = e / e.sum(axis=dim, keepdims=True)``
-        4. ``return record_op(out, "softmax", (x,), dim=dim, out=out)``
+        1. An empty input has nothing to normalise: its output is a copy of it.
+        2. Subtract the maximum along ``dim`` from every element. Softmax does not change when
+           a row is shifted, and the largest exponent becomes e^0 = 1: nothing overflows.
+        3. Exponentiate, divide by the sum along ``dim``, and record the op.
+        Shapes, for ``x`` of shape (N, C) and ``dim=-1``: the max and the sum must be (N, 1),
+        the reduced axis kept with size 1, so that they broadcast back over the C columns. As
+        (N,) numpy would line them up with the columns instead: wrong numbers or an error.
     EXAMPLE:
         >>> softmax(Tensor([[1.0, 1.0], [0.0, 1000.0]])).data.tolist()
         [[0.5, 0.5], [0.0, 1.0]]
     HINTS:
-        - ``keepdims=True`` keeps the reduced axis with size 1, so it broadcasts back.
+        - numpy's ``max`` and ``sum`` take ``axis=`` and ``keepdims=True``.
         - Never take ``np.exp`` of the raw logits: ``np.exp(1000.0)`` is ``inf``.
     """
     ### BEGIN SOLUTION

@@ -287,10 +287,11 @@ def log_softmax(x, dim: int = -1) -> Tensor:
     """Logarithm of softmax along ``dim``, computed stably (op name "log_softmax").
 
     TODO: compute ``z - logsumexp(z)`` along ``dim`` with the max-shift trick and record the op.
-    APPROACH:
-        1. ``z = x.data``; ``shifted = z - z.max(axis=dim, keepdims=True)``
-        2. ``out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))``
-        3. ``return record_op(out, "log_softmax", (x,), dim=dim, out=out)``
+    APPROACH: the max shift of module 02's softmax, then *subtract the log* of the summed
+        exponentials instead of dividing by the sum: with ``s = z - max(z)``,
+        ``log_softmax(z) = s - log(sum(exp(s)))``. Both reductions run along ``dim`` and keep
+        the reduced axis with size 1. Record the op with ``dim`` and ``out`` saved (the
+        backward rule gets softmax back from ``out`` with one ``exp``).
     EXAMPLE:
         >>> log_softmax(Tensor([1000.0, 999.0, 998.0])).data.round(3).tolist()
         [-0.408, -1.408, -2.408]
@@ -383,14 +384,15 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
 
     TODO: compute ``logsumexp(z) - z[label]`` per row from the logits, reduce it, and record
           one "cross_entropy" op that saves ``probs``, ``target`` and ``reduction``.
-    APPROACH:
-        1. ``z = logits.data``; ``shifted = z - z.max(axis=1, keepdims=True)``
-        2. ``picked = shifted[np.arange(N), labels]``: each row's label entry
-        3. ``e = np.exp(shifted)``; ``total = e.sum(axis=1)``   (each total is ≥ 1)
-        4. per-example losses: ``np.log(total) - picked``
-        5. ``probs = e / total[:, None]`` (the softmax; saved for module 05)
-        6. ``return record_op(_reduce(losses, reduction), "cross_entropy", (logits,),
-           probs=probs, target=labels, reduction=reduction)``
+    APPROACH: work on the (N, C) array ``z = logits.data``, one row per example:
+        1. Shift each row by its maximum (a (N, 1) array), as in ``log_softmax``.
+        2. Pick each row's shifted entry at its label: shape (N,). Take it *before* anything
+           overwrites the shifted array.
+        3. A row's loss is ``log(sum of exp(shifted row)) - picked``; each sum is ≥ 1.
+        4. ``probs`` (N, C) is the softmax: the exponentials divided by their row sums, so
+           every row sums to 1. Module 05's rule reads it, so it is saved.
+        5. Reduce with ``_reduce(losses, reduction)`` and record ONE op "cross_entropy" on
+           ``(logits,)`` that saves ``probs``, ``target=labels`` and ``reduction``.
     EXAMPLE:
         >>> z = Tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
         >>> round(cross_entropy(z, np.array([0, 1])).item(), 4)
@@ -399,7 +401,7 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
         - ``shifted[rows, labels]`` with ``rows = np.arange(N)`` picks one entry per row.
         - Do not call ``np.log`` on ``probs``: a probability that underflows to 0 gives -inf.
         - Faster: ``shifted`` is a fresh array nobody else holds, so steps 3 and 5 may reuse
-          it — ``np.exp(shifted, out=shifted)`` and ``e /= total[:, None]``. With 50,000
+          it — ``np.exp(shifted, out=shifted)`` and an in-place division. With 50,000
           classes that saves two large allocations per call (section 8 measures it).
     """
     logits = as_tensor(logits)
@@ -547,13 +549,11 @@ def binary_cross_entropy(probs, target, reduction: str = "mean") -> Tensor:
     """Binary cross-entropy of probabilities in [0, 1] (op name "binary_cross_entropy").
 
     TODO: take both logs clamped at -100, compute the per-element loss, reduce it, record the op.
-    APPROACH:
-        1. ``p = probs.data``; ``log_p = np.maximum(np.log(p), -100)`` and
-           ``log_q = np.maximum(np.log(1 - p), -100)`` (inside
-           ``np.errstate(divide="ignore")``: log 0 is -inf before the clamp)
-        2. ``losses = -(t * log_p + (1 - t) * log_q)`` with ``t = target.data``
-        3. ``return record_op(_reduce(losses, reduction), "binary_cross_entropy", (probs,),
-           p=p, target=t, reduction=reduction)``
+    APPROACH: per element, ``-(t · log p + (1 - t) · log(1 - p))`` on the numpy arrays of
+        ``probs`` and ``target``. A probability of exactly 0 or 1 makes one log ``-inf``:
+        clamp both logs from below at -100 (as PyTorch does), so the loss stays finite. Then
+        reduce, and record one op "binary_cross_entropy" on ``(probs,)`` that saves ``p``
+        (the probabilities' array), ``target`` (the targets' array) and ``reduction``.
     EXAMPLE:
         >>> round(binary_cross_entropy(Tensor([0.9, 0.2]), Tensor([1.0, 0.0])).item(), 4)
         0.1643
@@ -562,6 +562,8 @@ def binary_cross_entropy(probs, target, reduction: str = "mean") -> Tensor:
     HINTS:
         - numpy keeps float32 when the other operand is a Python number, so ``1 - p`` and
           ``np.maximum(..., -100)`` stay float32.
+        - numpy warns about ``log(0)`` before your clamp runs; ``with
+          np.errstate(divide="ignore"):`` around the two logs keeps the output quiet.
     """
     probs = as_tensor(probs)
     _check_reduction(reduction, "binary_cross_entropy")

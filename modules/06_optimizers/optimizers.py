@@ -617,8 +617,10 @@ class Adam(Optimizer):
             1. ``state = self.state.setdefault(p, {})``; on the first step set
                ``state["step"] = 0`` and ``state["exp_avg"]``, ``state["exp_avg_sq"]`` to
                zeros like ``p.data``. Then ``state["step"] += 1``.
-            2. Weight decay: if ``self.decoupled``, ``p.data *= 1 - lr * wd``; otherwise
-               ``d = self._buffer(p, "decayed")`` filled with ``grad + wd * p``.
+            2. Weight decay. AdamW (``self.decoupled``) shrinks the parameter itself, by the
+               factor ``1 - lr · wd``, before the update. Adam instead uses ``grad + wd · p``
+               as the gradient, built in the scratch buffer ``self._buffer(p, "decayed")``
+               (never in ``p.grad``, which belongs to the caller).
             3. Update ``m`` and ``v`` in place, then the parameter (see the cell above), with
                ``s = self._buffer(p)``.
         EXAMPLE: first step, g = 0.5, lr = 0.1: m̂ = 0.5, v̂ = 0.25, p moves by -0.1
