@@ -47,3 +47,15 @@ def test_results_sections_are_replaced_one_at_a_time(tmp_path):
     text = path.read_text(encoding="utf-8")
     assert "old a" not in text and "new a" in text and "keep b" in text and "new c" in text
     assert text.index("new a") < text.index("keep b") < text.index("new c")
+
+
+def test_conv_benchmark_prints_ops_epochs_and_memory():
+    pytest.importorskip("torch")
+    out = _run(str(BENCH / "conv.py"), "--data", "digits", "--runs", "1", "--rounds", "1",
+               "--reps", "1", "--no-write")
+    assert "| tinytorch |" in out and "| torch |" in out, out
+    epoch_row = next(line for line in out.splitlines() if line.startswith("| tinytorch |"))
+    assert epoch_row.split("|")[5].strip().endswith("x"), epoch_row
+    assert "| conv2 16->32 14x14 k5 forward + backward |" in out
+    memory = [line for line in out.splitlines() if line.startswith("| conv1") and "25.0x" in line]
+    assert memory, "padding 2 with a 5 x 5 kernel: the columns are 25 times the input"

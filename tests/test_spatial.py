@@ -144,6 +144,11 @@ def test_max_pool2d_ties_go_to_the_first_entry_and_shares_add_when_windows_overl
     max_pool2d(y, 2, 1).sum().backward()     # 9 overlapping windows
     assert y.grad.data.sum() == 9 and y.grad.data[0, 0, 3, 3] == 1
     assert y.grad.data[0, 0, 2, 2] == 1 and y.grad.data[0, 0, 0, 0] == 0
+    peak = np.random.default_rng(9).uniform(0, 0.1, (1, 1, 5, 5))
+    peak[0, 0, 2, 2] = 1.0                   # the winner of all nine 3 x 3 windows
+    z = Tensor(peak, requires_grad=True)
+    max_pool2d(z, 3, 1).sum().backward()
+    assert z.grad.data[0, 0, 2, 2] == 9 and z.grad.data.sum() == 9
 
 
 def test_no_grad_records_nothing():
@@ -193,6 +198,7 @@ def test_conv2d_layer_uses_pytorchs_default_bounds():
         assert p.dtype == np.float32 and p.requires_grad
         assert np.abs(p.data).max() <= bound
     assert np.abs(layer.weight.data).max() > 0.95 * bound           # uniform, not narrower
+    assert np.abs(layer.bias.data).max() > 0.5 * bound              # the bias is not zero
     assert abs(float(layer.weight.data.std()) - bound / math.sqrt(3)) < 0.05 * bound
     assert [n for n, _ in layer.named_parameters()] == ["weight", "bias"]
     assert Conv2d(3, 2, (3, 5), bias=False).bias is None

@@ -826,6 +826,9 @@ over = Tensor(np.arange(25.0).reshape(1, 1, 5, 5), requires_grad=True)
 max_pool2d(over, 3, 1).sum().backward()
 assert over.grad.data[0, 0, 4, 4] == 1 and over.grad.data[0, 0, 2, 2] == 1
 assert over.grad.data.sum() == 9
+peak = Tensor(np.pad(np.ones((1, 1, 1, 1)), ((0, 0), (0, 0), (2, 2), (2, 2))), requires_grad=True)
+max_pool2d(peak, 3, 1).sum().backward()
+assert peak.grad.data[0, 0, 2, 2] == 9, "one entry winning nine windows gets nine shares"
 ### END HIDDEN TESTS
 
 # %% [markdown]
