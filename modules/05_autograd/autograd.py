@@ -576,8 +576,12 @@ def _unshared(grads, needs) -> tuple:
     out, seen = list(grads), []
     for i, (g, need) in enumerate(zip(grads, needs)):
         if need and type(g) is np.ndarray:
-            if any(np.may_share_memory(g, other) for other in seen):
-                out[i] = g = g.copy()
+            for other in seen:
+                # two arrays that own their memory share none of it unless they are one
+                fresh = g.base is None and other.base is None
+                if g is other or (not fresh and np.may_share_memory(g, other)):
+                    out[i] = g = g.copy()
+                    break
             seen.append(g)
     return tuple(out)
 

@@ -28,6 +28,8 @@ def _check_reduction(reduction: str, op: str) -> str:
 def _reduce(losses, reduction: str):
     """Combine per-example losses (a numpy array or a Tensor) as ``reduction`` asks."""
     if reduction == "mean":
+        if isinstance(losses, np.ndarray):
+            return losses.sum() / losses.size     # np.mean's own bookkeeping costs more
         return losses.mean()
     if reduction == "sum":
         return losses.sum()
@@ -35,7 +37,7 @@ def _reduce(losses, reduction: str):
 
 
 def _check_floating(x: Tensor, op: str, what: str) -> None:
-    if not np.issubdtype(x.dtype, np.floating):
+    if x.data.dtype.kind != "f":            # "f": a floating-point dtype
         raise TypeError(f"{op}: {what} must be floating point, got dtype {x.dtype}; "
                         f"convert with .astype(np.float32)")
 
@@ -84,8 +86,8 @@ def _class_targets(logits: Tensor, target, op: str) -> np.ndarray:
                          f"{expected} (one label per row), got {labels.shape}")
     if logits.shape[0] == 0:
         raise _empty_batch(op, logits.shape)
-    outside = (labels < 0) | (labels >= classes)
-    if outside.any():
+    if labels.min() < 0 or labels.max() >= classes:
+        outside = (labels < 0) | (labels >= classes)
         raise ValueError(f"{op}: class labels must be in [0, {classes - 1}] for {classes} "
                          f"classes, got {labels[outside].flat[0]}")
     return labels.astype(np.int64, copy=False)

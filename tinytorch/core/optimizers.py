@@ -87,10 +87,12 @@ class Optimizer:
         Scratch arrays are not optimizer state (nothing carries over from one step to the
         next), so they live apart from ``self.state``, and ``state_dict`` never sees them.
         """
-        scratch = self.__dict__.setdefault("_scratch", {}).setdefault(p, {})
-        buf = scratch.get(key)
+        scratch = self.__dict__.get("_scratch")
+        if scratch is None:
+            scratch = self._scratch = {}
+        buf = scratch.get((p, key))
         if buf is None or buf.shape != p.data.shape or buf.dtype != p.data.dtype:
-            buf = scratch[key] = np.empty_like(p.data)
+            buf = scratch[p, key] = np.empty_like(p.data)
         return buf
 
     # ---- saving and restoring (given) ------------------------------------------------------
