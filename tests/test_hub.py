@@ -321,6 +321,19 @@ class HubAPI:
         assert status in (200, 201), f"token for {user}: {status} {body}"
         return body["token"]
 
+    def assignment_action(self, user: str, token: str, action: str) -> str:
+        """What the Assignments tab's button does; returns the assignment's status after it."""
+        status, body = self.call(
+            "POST", f"/user/{user}/assignments/{action}?assignment_id={AID}"
+                    f"&course_id={grading.COURSE_ID}", token=token, body={})
+        assert status == 200, f"{action} as {user}: {status} {body}"
+        if isinstance(body, dict) and "success" in body and not body["success"]:
+            raise AssertionError(f"{action} as {user}: {body}")
+        value = body["value"] if isinstance(body, dict) else body
+        mine = [a for a in value if a["assignment_id"] == AID]
+        assert mine, f"{action} as {user}: {AID} not listed: {value}"
+        return mine[-1]["status"]
+
     def assignments(self, user: str, token: str) -> tuple[int, object]:
         return self.call("GET", f"/user/{user}/assignments?course_id={grading.COURSE_ID}",
                          token=token)
@@ -388,16 +401,18 @@ def test_course_on_jupyterhub(base, course_dir, student_venv, students, jupyterh
     assert status == 403, f"{s2.name}'s token opened {s1.name}'s server: {status} {body}"
 
     # 3. Each student fetches (no --course: the course id comes from the installed config),
-    #    edits and submits, as that account. s1 types the solutions, s2 hands in the stubs.
-    for s in students:
-        _ok(s.run("nbgrader", "fetch_assignment", AID))
-        fetched = s.home / AID / NOTEBOOK
-        assert fetched.is_file()
-        if s is s1:
-            draft = base / "s1-draft.ipynb"
-            _solved(fetched, draft)
-            _ok(s.run("cp", str(draft), str(fetched)))
-        _ok(s.run("nbgrader", "submit", AID))
+    #    edits and submits, as that account: s1 with nbgrader's commands, typing the
+    #    solutions; s2 through the Assignments tab's own endpoints, handing in the stubs.
+    _ok(s1.run("nbgrader", "fetch_assignment", AID))
+    fetched = s1.home / AID / NOTEBOOK
+    assert fetched.is_file()
+    draft = base / "s1-draft.ipynb"
+    _solved(fetched, draft)
+    _ok(s1.run("cp", str(draft), str(fetched)))
+    _ok(s1.run("nbgrader", "submit", AID))
+    assert api.assignment_action(s2.name, tokens[s2.name], "fetch") == "fetched"
+    assert (s2.home / AID / NOTEBOOK).stat().st_uid == s2.uid
+    assert api.assignment_action(s2.name, tokens[s2.name], "submit") == "submitted"
     status, body = api.assignments(s1.name, tokens[s1.name])
     assert status == 200 and body["success"], body
     assert any(a["assignment_id"] == AID and a["status"] == "submitted"
@@ -418,8 +433,9 @@ def test_course_on_jupyterhub(base, course_dir, student_venv, students, jupyterh
     assert marks[s1.name][0] > 0 == marks[s2.name][0], (marks, out)
     _ok(_tito("nbgrader", "feedback", MODULE.number, "--course", str(course_dir)))
     _ok(_tito("nbgrader", "hub", "return", MODULE.number, "--course", str(course_dir)))
+    _ok(s1.run("nbgrader", "fetch_feedback", AID))
+    api.assignment_action(s2.name, tokens[s2.name], "fetch_feedback")
     for s in students:
-        _ok(s.run("nbgrader", "fetch_feedback", AID))
         pages = list((s.home / AID / "feedback").rglob(NOTEBOOK.replace(".ipynb", ".html")))
         assert pages, f"no feedback for {s.name} under {s.home / AID}"
         assert "BEGIN HIDDEN TESTS" not in pages[0].read_text(encoding="utf-8")
@@ -524,3 +540,13 @@ def test_doctor_flags_the_instructors_environment(tmp_path):
     assert "FAIL  hub set-up:" in r.stdout, r.stdout
     assert "FAIL  course directory private:" in r.stdout, r.stdout
     assert "FAIL  students' tinytorch: imports the instructor's package" in r.stdout, r.stdout
+
+
+def test_package_leaks_finds_the_reference_code(tmp_path):
+    pkg = tmp_path / "tinytorch"
+    (pkg / "core").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    shutil.copy(REPO / "tinytorch" / "core" / "tensor.py", pkg / "core" / "tensor.py")
+    assert [f for f in hub.package_leaks([str(pkg)]) if "tensor.py" in f]
+    (pkg / "core" / "tensor.py").unlink()
+    assert hub.package_leaks([str(pkg)]) == []

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from tito import course, grading
+from tito import cellformat, course, grading
 
 EXCHANGE_MODE = 0o1777
 DEFAULT_EXCHANGE = Path("/srv/nbgrader/exchange")
@@ -236,35 +236,17 @@ def student_view(python: Path, timeout: float = 120) -> dict:
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def solution_lines() -> set[str]:
-    """Distinctive lines found only inside solution or hidden-test regions of the sources.
-
-    A line that any module also shows outside those regions (given code, a test) is not one.
-    """
-    secret, public = set(), set()
-    for m in grading.modules_with_source():
-        for cell in grading.source_notebook(m).cells:
-            inside, rest = grading._regions(cell.source, grading.SOLUTION_BEGIN,
-                                            grading.SOLUTION_END)
-            hidden, rest = grading._regions("\n".join(rest), grading.HIDDEN_BEGIN,
-                                            grading.HIDDEN_END)
-            secret.update(ln.strip() for ln in inside + hidden)
-            public.update(ln.strip() for ln in rest)
-    return {ln for ln in secret - public - grading.STUB_LINES
-            if len(ln) > 20 and not ln.startswith("#")}
-
-
 def package_leaks(package_dirs: list[str]) -> list[str]:
-    """Files of a tinytorch package that hold a reference solution line."""
-    secret = solution_lines()
+    """Files of a tinytorch package that hold a reference solution or hidden-test line."""
+    texts = [m.source().read_text(encoding="utf-8") for m in grading.modules_with_source()]
+    solutions, hidden = cellformat.secret_lines(texts)
     found = []
     for d in package_dirs:
         for f in sorted(Path(d).rglob("*.py")):
-            text = {ln.strip() for ln in f.read_text(encoding="utf-8", errors="replace")
-                    .splitlines()}
-            hits = text & secret
+            hits = cellformat.leaked_lines(f.read_text(encoding="utf-8", errors="replace"),
+                                           solutions | hidden)
             if hits:
-                found.append(f"{f} ({len(hits)} solution line(s), e.g. {sorted(hits)[0][:60]})")
+                found.append(f"{f} ({len(hits)} line(s), e.g. {hits[0][:60]})")
     return found
 
 
@@ -294,7 +276,7 @@ def student_env_checks(python: Path, expected_exchange: Path | None = None) -> l
                                 f"run `{root_command(Path(exchange))}` as root"))
     package = view.get("package")
     fix_env = ("make the students' venv from the student edition: `tito release student --out "
-               "DIR`, then `VENV/bin/pip install DIR jupyterhub`")
+               "DIR`, then `VENV/bin/pip install 'DIR[hub]'`")
     if not package:
         checks.append(Check("students' tinytorch", False,
                             view.get("package_error", f"not installed for {python}"), fix_env))
