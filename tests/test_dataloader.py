@@ -391,3 +391,23 @@ def test_normalize_with_own_statistics_gives_zero_mean_unit_std():
 def test_normalize_rejects_bad_std(std):
     with pytest.raises(ValueError):
         normalize(np.zeros(3, np.float32), 0.0, std)
+
+
+def test_manual_seed_seeds_every_random_draw_of_the_package():
+    """The README example's tinytorch.manual_seed(0) makes init, dropout and shuffling repeat."""
+    import tinytorch
+    from tinytorch.core.layers import Dropout, Linear
+
+    def draw():
+        tinytorch.manual_seed(0)
+        layer = Linear(4, 3)
+        mask = Dropout(0.5)(tinytorch.ones(8)).data
+        order = [b[0].data.tolist() for b in DataLoader(TensorDataset(np.arange(6)),
+                                                         batch_size=6, shuffle=True)]
+        return layer.weight.data.copy(), mask, order, tinytorch.randn(3).data
+
+    first, second = draw(), draw()
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    tinytorch.manual_seed(1)
+    assert not np.array_equal(Linear(4, 3).weight.data, first[0]), "another seed, other weights"

@@ -69,7 +69,7 @@ def release_student(args: argparse.Namespace) -> int:
     print("No solution text, hidden test or nbgrader delimiter in it; its tito starts.")
     print("A student begins with:")
     print(f"    cd {out}")
-    print("    python -m pip install -e .")
+    print("    python -m pip install -q -e . --config-settings editable_mode=compat")
     print(f"    tito module start {course.MODULES[0].number}")
     return 0
 
