@@ -27,3 +27,21 @@ def test_the_readme_installs_that_way():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     commands = [line for line in readme.splitlines() if line.startswith("python3 -m venv .venv")]
     assert len(commands) == 2 and all(INSTALL in line for line in commands), commands
+
+
+def test_student_commands_refuse_the_instructor_edition_with_one_message():
+    """start, test and complete all say what complete says, before touching anything."""
+    import argparse
+
+    import pytest
+
+    from tito import progress
+    from tito.cli import UsageError
+    from tito.commands import module
+
+    assert not progress.is_student_edition(), "this test runs in the instructor edition"
+    args = argparse.Namespace(module="01", open=False, k=None, verbose=False, notebook=False)
+    for command in (module.start, module.test, module.complete):
+        with pytest.raises(UsageError) as err:
+            command(args)
+        assert str(err.value) == progress.INSTRUCTOR_REFUSAL, command.__name__

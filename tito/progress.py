@@ -81,6 +81,17 @@ def is_student_edition(root: Path | None = None) -> bool:
     return edition(root) == "student"
 
 
+INSTRUCTOR_REFUSAL = ("this is the instructor edition: its tinytorch/ is generated from the "
+                      "module sources by `tito export`; make a student copy with `tito release "
+                      "student --out DIR` to work through the course")
+
+
+def student_only(root: Path | None = None) -> str | None:
+    """Why a student command (``module start``, ``test``, ``complete``) cannot run here, or
+    None in a student edition. One message for all of them."""
+    return None if is_student_edition(root) else INSTRUCTOR_REFUSAL
+
+
 # ---- reading and writing -------------------------------------------------------------------
 
 def empty() -> dict:

@@ -78,6 +78,8 @@ def _require_prerequisites(m: course.Module, root: Path) -> None:
 def start(args: argparse.Namespace) -> int:
     root = _root()
     m = course.get_module(args.module)
+    if progress.student_only(root):
+        raise _usage(progress.student_only(root))
     nb = m.notebook(root)
     if nb.exists():
         if args.open:
@@ -164,6 +166,8 @@ def _print_graded(graded: list[student.GradedCell], problems: list[str]) -> tupl
 def test(args: argparse.Namespace) -> int:
     root = _root()
     m = course.get_module(args.module)
+    if progress.student_only(root):
+        raise _usage(progress.student_only(root))
     nb = _notebook_or_fail(m)
     _say(f"Testing module {m.number} ({m.name}) from your notebook {_rel(nb)}")
     points = total = None
@@ -193,10 +197,8 @@ def test(args: argparse.Namespace) -> int:
 def complete(args: argparse.Namespace) -> int:
     root = _root()
     m = course.get_module(args.module)
-    if not progress.is_student_edition(root):
-        raise _usage("this is the instructor edition: its tinytorch/ is generated from the "
-                     "module sources by `tito export`; make a student copy with `tito release "
-                     "student --out DIR` to work through the course")
+    if progress.student_only(root):
+        raise _usage(progress.student_only(root))
     nb = _notebook_or_fail(m)
     missing = student.missing_prerequisites(m, root)
     if missing:
