@@ -4,8 +4,9 @@ Every measurement runs in its own fresh process (so peak memory is that run's al
 implementations are interleaved run by run, so a machine that slows down mid-benchmark slows all
 of them alike. Ratios are taken within the same run of this script.
 
-    python benchmarks/mlp_epoch.py                 # full table, written to benchmarks/RESULTS.md
-    python benchmarks/mlp_epoch.py --runs 3 --no-write
+    python benchmarks/mlp_epoch.py                 # full table, printed
+    python benchmarks/mlp_epoch.py --write         # ... and put into benchmarks/RESULTS.md
+    python benchmarks/mlp_epoch.py --runs 3
     python benchmarks/mlp_epoch.py --data digits   # the small shipped set (smoke test only)
 """
 from __future__ import annotations
@@ -300,7 +301,8 @@ def driver(args: argparse.Namespace) -> int:
         f"BLAS threads: {args.threads}; batch {BATCH}; data: "
         f"{'real MNIST, 60000 x 784 float32' if args.data == 'mnist' else 'shipped digits'}; "
         f"{args.runs} runs per cell, interleaved; each run in a fresh process.  ",
-        f"Command: `python benchmarks/mlp_epoch.py --runs {args.runs} --threads {args.threads}`",
+        f"Command: `python benchmarks/mlp_epoch.py --runs {args.runs} --threads {args.threads} "
+        f"--write`",
         "",
         "| config | optimizer | implementation | median s | min s | max s | tinytorch / numpy "
         "| tinytorch / torch | peak RSS MB | RSS / (data + model) |",
@@ -338,8 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--opts", nargs="+", default=list(OPTIMIZERS), choices=OPTIMIZERS)
     p.add_argument("--impls", nargs="+", default=list(IMPLS), choices=IMPLS)
     p.add_argument("--data", choices=("mnist", "digits"), default="mnist")
-    p.add_argument("--no-write", dest="write", action="store_false",
-                   help="print the table without updating RESULTS.md")
+    p.add_argument("--write", action="store_true",
+                   help="also replace this script's section of benchmarks/RESULTS.md")
+    p.add_argument("--no-write", dest="write", action="store_false", help=argparse.SUPPRESS)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--impl", choices=IMPLS, help=argparse.SUPPRESS)
     p.add_argument("--config", choices=list(CONFIGS), help=argparse.SUPPRESS)

@@ -4,7 +4,8 @@ A 16-32-10 MLP does almost no arithmetic, so the time per step is the framework'
 creating tensors, recording the graph, walking it backwards. Batch 1 and 32, against PyTorch
 when it is installed, interleaved in one process.
 
-    python benchmarks/op_overhead.py            # appends its table to benchmarks/RESULTS.md
+    python benchmarks/op_overhead.py            # prints its table
+    python benchmarks/op_overhead.py --write    # ... and puts it into benchmarks/RESULTS.md
 """
 from __future__ import annotations
 
@@ -77,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reps", type=int, default=2000)
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--no-write", dest="write", action="store_false")
+    p.add_argument("--write", action="store_true",
+                   help="also replace this script's section of benchmarks/RESULTS.md")
+    p.add_argument("--no-write", dest="write", action="store_false", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     try:
         import torch
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Forward + backward of a {'-'.join(map(str, SIZES))} MLP with cross-entropy, "
         f"{args.rounds} interleaved rounds of {args.reps} steps; microseconds per step, one "
         f"thread. Machine: {machine()}. "
-        f"Command: `python benchmarks/op_overhead.py`",
+        f"Command: `python benchmarks/op_overhead.py --write`",
         "",
         "| batch | implementation | median µs | min µs | max µs | tinytorch / torch |",
         "|---|---|---|---|---|---|",

@@ -4,7 +4,8 @@
 processes for the second half of the measurements (and stops them). Each epoch runs in a fresh
 process, as in mlp_epoch.py, and the settings are interleaved run by run.
 
-    python benchmarks/threads.py            # writes its section into benchmarks/RESULTS.md
+    python benchmarks/threads.py            # prints its table
+    python benchmarks/threads.py --write    # ... and puts it into benchmarks/RESULTS.md
 """
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default="784-256-128-10", choices=list(mlp_epoch.CONFIGS))
     p.add_argument("--opt", default="adam", choices=mlp_epoch.OPTIMIZERS)
     p.add_argument("--data", choices=("mnist", "digits"), default="mnist")
-    p.add_argument("--no-write", dest="write", action="store_false")
+    p.add_argument("--write", action="store_true",
+                   help="also replace this script's section of benchmarks/RESULTS.md")
+    p.add_argument("--no-write", dest="write", action="store_false", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     results: dict[tuple, list[float]] = {}

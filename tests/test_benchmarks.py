@@ -23,8 +23,7 @@ def _run(*args: str) -> str:
 
 def test_epoch_benchmark_prints_every_implementation_and_the_ratio():
     out = _run(str(BENCH / "mlp_epoch.py"), "--data", "digits", "--runs", "1", "--configs",
-               "784-128-10", "--opts", "sgd", "adam", "--impls", "numpy", "tinytorch",
-               "--no-write")
+               "784-128-10", "--opts", "sgd", "adam", "--impls", "numpy", "tinytorch")
     rows = [line for line in out.splitlines() if line.startswith("| 784-128-10")]
     assert len(rows) == 4, out
     tinytorch_rows = [r for r in rows if "| tinytorch |" in r]
@@ -32,7 +31,7 @@ def test_epoch_benchmark_prints_every_implementation_and_the_ratio():
 
 
 def test_overhead_benchmark_runs():
-    out = _run(str(BENCH / "op_overhead.py"), "--reps", "20", "--rounds", "1", "--no-write")
+    out = _run(str(BENCH / "op_overhead.py"), "--reps", "20", "--rounds", "1")
     assert "| 1 | tinytorch |" in out and "| 32 | tinytorch |" in out
 
 
@@ -59,3 +58,21 @@ def test_conv_benchmark_prints_ops_epochs_and_memory():
     assert "| conv2 16->32 14x14 k5 forward + backward |" in out
     memory = [line for line in out.splitlines() if line.startswith("| conv1") and "25.0x" in line]
     assert memory, "padding 2 with a 5 x 5 kernel: the columns are 25 times the input"
+
+
+def test_benchmarks_print_by_default_and_write_only_with_the_flag():
+    results = BENCH / "RESULTS.md"
+    before = results.read_bytes() if results.exists() else None
+    out = _run(str(BENCH / "op_overhead.py"), "--reps", "5", "--rounds", "1")
+    assert "| 32 | tinytorch |" in out and "written to" not in out
+    assert (results.read_bytes() if results.exists() else None) == before, "printing only"
+
+
+def test_results_of_the_readme_example_are_ignored_by_git():
+    import shutil
+
+    if shutil.which("git") is None or not (course.REPO_ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    r = subprocess.run(["git", "check-ignore", "-q", "results/mnist_mlp/result.json"],
+                       cwd=course.REPO_ROOT)
+    assert r.returncode == 0, "the README's --out results/ must not leave untracked files"

@@ -16,9 +16,8 @@ def run(args: argparse.Namespace) -> int:
         if not scripts[name].exists():
             print(f"tito: {scripts[name]} is missing from this working copy", file=sys.stderr)
             return 2
-    extra = ["--no-write"] if not args.write else []
     for name in args.which:
-        cmd = [sys.executable, str(scripts[name]), *extra]
+        cmd = [sys.executable, str(scripts[name])] + (["--write"] if args.write else [])
         if name == "epoch":
             cmd += ["--runs", str(args.runs), "--data", args.data]
         elif name == "threads":
@@ -36,6 +35,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="which benchmarks (default: epoch overhead; threads takes minutes)")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--data", choices=("mnist", "digits"), default="mnist")
-    p.add_argument("--no-write", dest="write", action="store_false",
-                   help="print the tables without updating benchmarks/RESULTS.md")
+    p.add_argument("--write", action="store_true",
+                   help="also update benchmarks/RESULTS.md (by default the tables are printed)")
     p.set_defaults(func=run)
