@@ -154,7 +154,7 @@ def record_op(data, op: str, inputs: tuple, **saved) -> "Tensor":
     out.requires_grad = False
     out._node = None
     if _grad_mode.enabled:
-        needs = tuple(t.requires_grad for t in inputs)
+        needs = tuple([t.requires_grad for t in inputs])
         if True in needs:
             out.requires_grad = True
             out._node = Node(op, inputs, needs, saved)

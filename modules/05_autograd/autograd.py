@@ -573,6 +573,8 @@ def _unshared(grads, needs) -> tuple:
     gradient over the same memory is copied. Rules that compute fresh arrays pay nothing but
     the check.
     """
+    if len(grads) < 2:
+        return grads
     out, seen = list(grads), []
     for i, (g, need) in enumerate(zip(grads, needs)):
         if need and type(g) is np.ndarray:
