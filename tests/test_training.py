@@ -51,77 +51,27 @@ def same(a, b) -> bool:
 
 # ---- schedules ------------------------------------------------------------------------------
 
-SCHEDULES = [
-    ("StepLR", dict(step_size=3, gamma=0.5)),
-    ("StepLR", dict(step_size=1, gamma=0.9)),
-    ("CosineAnnealingLR", dict(T_max=10)),
-    ("CosineAnnealingLR", dict(T_max=7, eta_min=0.001)),
-]
-
-
-@pytest.mark.parametrize("name, kwargs", SCHEDULES, ids=[f"{n}-{k}" for n, k in SCHEDULES])
-def test_schedules_match_pytorch(name, kwargs):
-    torch = pytest.importorskip("torch")
-    ours_cls = {"StepLR": StepLR, "CosineAnnealingLR": CosineAnnealingLR}[name]
-    theirs_cls = getattr(torch.optim.lr_scheduler, name)
-    w1, w2 = params(2, 3)
-    ours_opt = SGD([{"params": [w1]}, {"params": [w2], "lr": 0.03}], lr=0.1, momentum=0.9)
-    t1, t2 = torch.zeros(2, requires_grad=True), torch.zeros(3, requires_grad=True)
-    theirs_opt = torch.optim.SGD([{"params": [t1]}, {"params": [t2], "lr": 0.03}], lr=0.1,
-                                 momentum=0.9)
-    ours, theirs = ours_cls(ours_opt, **kwargs), theirs_cls(theirs_opt, **kwargs)
-    for epoch in range(25):       # past T_max too: both climb back up the cosine
-        assert ours.last_epoch == theirs.last_epoch == epoch
-        np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=1e-9,
-                                   atol=1e-12, err_msg=f"epoch {epoch}")
-        np.testing.assert_allclose([g["lr"] for g in ours_opt.param_groups],
-                                   [g["lr"] for g in theirs_opt.param_groups], rtol=1e-9,
-                                   atol=1e-12)
-        assert [g["initial_lr"] for g in ours_opt.param_groups] == \
-            [g["initial_lr"] for g in theirs_opt.param_groups]
-        theirs_opt.step()         # PyTorch warns when the scheduler steps first
-        ours.step()
-        theirs.step()
-    mine, its = ours.state_dict(), theirs.state_dict()
-    for key in ("last_epoch", "base_lrs", "_last_lr", *kwargs):
-        assert mine[key] == pytest.approx(its[key], rel=1e-9, abs=1e-12), key
-
-
-def test_scheduler_resumes_with_last_epoch_like_pytorch():
-    torch = pytest.importorskip("torch")
-    # the optimizer holds what a run at epoch 4 holds: initial_lr and the epoch-4 rate
-    (w,) = params(2)
-    opt = SGD([w], lr=0.2 * 0.1 ** 2)
-    opt.param_groups[0]["initial_lr"] = 0.2
-    t = torch.zeros(2, requires_grad=True)
-    topt = torch.optim.SGD([t], lr=0.2 * 0.1 ** 2)
-    topt.param_groups[0]["initial_lr"] = 0.2
-    ours, theirs = StepLR(opt, step_size=2, last_epoch=4), \
-        torch.optim.lr_scheduler.StepLR(topt, step_size=2, last_epoch=4)
+def test_schedules_by_hand():
+    opt = SGD([{"params": params(2)}, {"params": params(1), "lr": 0.02}], lr=0.1)
+    step = StepLR(opt, step_size=3, gamma=0.5)
+    seen = [step.get_last_lr()]
+    for _ in range(6):
+        step.step()
+        seen.append(step.get_last_lr())
+    assert step.last_epoch == 6
+    np.testing.assert_allclose(seen, [[0.1, 0.02]] * 3 + [[0.05, 0.01]] * 3 + [[0.025, 0.005]],
+                               rtol=1e-12)
+    assert [g["lr"] for g in opt.param_groups] == seen[-1]
+    cos = CosineAnnealingLR(SGD(params(2), lr=1.0), T_max=4, eta_min=0.2)
+    rates = [cos.get_last_lr()[0]]
     for _ in range(4):
-        assert ours.last_epoch == theirs.last_epoch
-        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-9)
-        topt.step()
-        ours.step()
-        theirs.step()
-    assert ours.last_epoch == 9
-    with pytest.raises(KeyError, match="initial_lr"):
-        StepLR(SGD(params(2), lr=0.1), step_size=2, last_epoch=3)
-
-
-def test_a_second_scheduler_keeps_the_initial_lr_like_pytorch():
-    torch = pytest.importorskip("torch")
-    opt = SGD(params(2), lr=0.4)
-    topt = torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=0.4)
-    first, tfirst = StepLR(opt, step_size=1), torch.optim.lr_scheduler.StepLR(topt, 1)
-    for _ in range(2):
-        topt.step()
-        first.step()
-        tfirst.step()
-    second = CosineAnnealingLR(opt, T_max=5)
-    tsecond = torch.optim.lr_scheduler.CosineAnnealingLR(topt, T_max=5)
-    assert second.base_lrs == tsecond.base_lrs == [0.4]
-    assert opt.param_groups[0]["initial_lr"] == topt.param_groups[0]["initial_lr"] == 0.4
+        cos.step()
+        rates.append(cos.get_last_lr()[0])
+    half = [(1 + math.cos(math.pi * t / 4)) / 2 for t in range(5)]
+    assert rates == pytest.approx([0.2 + 0.8 * h for h in half], rel=1e-12)
+    opt.param_groups[0]["lr"] = 7.0
+    again = StepLR(opt, step_size=1)
+    assert again.base_lrs == [0.1, 0.02], "an existing initial_lr is kept"
 
 
 def test_scheduler_state_dict_round_trip_and_bad_arguments():
@@ -148,29 +98,14 @@ def test_scheduler_state_dict_round_trip_and_bad_arguments():
 
 # ---- gradient clipping ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
-@pytest.mark.parametrize("max_norm", [0.5, 1e6])
-def test_clip_grad_norm_matches_pytorch(norm_type, max_norm):
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(7)
-    shapes = [(4, 3), (3,), (2, 2, 2)]
-    grads = [rng.standard_normal(s).astype(np.float32) for s in shapes]
-    ours = params(*shapes)
-    for p, g in zip(ours, grads):
-        p.grad = Tensor(g.copy())
-    extra = params(5)[0]                   # no gradient: skipped by both
-    theirs = [torch.zeros(s, requires_grad=True) for s in shapes]
-    for t, g in zip(theirs, grads):
-        t.grad = torch.tensor(g)
-    total = clip_grad_norm_(ours + [extra], max_norm, norm_type=norm_type)
-    expected = torch.nn.utils.clip_grad_norm_(theirs + [torch.zeros(5, requires_grad=True)],
-                                              max_norm, norm_type=norm_type)
-    assert isinstance(total, Tensor) and total.dtype == np.float32
-    assert total.item() == pytest.approx(expected.item(), rel=1e-5)
-    for p, t in zip(ours, theirs):
-        np.testing.assert_allclose(p.grad.data, t.grad.numpy(), rtol=1e-5, atol=1e-7)
-        assert p.grad.dtype == np.float32
-    assert extra.grad is None
+def test_clip_by_hand():
+    a, b = params(2, 1)
+    a.grad, b.grad = Tensor(np.array([3.0, 0.0], np.float32)), Tensor(np.array([4.0], np.float32))
+    total = clip_grad_norm_([a, b], 1.0)
+    assert total.item() == pytest.approx(5.0)
+    assert np.allclose(a.grad.data, [0.6, 0.0]) and np.allclose(b.grad.data, [0.8])
+    assert clip_grad_norm_([a, b], 10.0).item() == pytest.approx(1.0, rel=1e-5)
+    assert np.allclose(b.grad.data, [0.8]), "below max_norm: unchanged"
 
 
 @settings(max_examples=40)
@@ -555,3 +490,103 @@ def test_training_state_holds_every_piece(tmp_path):
     assert state["loader_epoch"] == 3 and state["rng"] == get_rng_state()
     assert same(load_round_trip(state, tmp_path), {k: (dict(v) if k == "model" else v)
                                                    for k, v in state.items()})
+
+
+# ---- against PyTorch (last: importing torch is the slowest thing in this file) --------------
+
+SCHEDULES = [
+    ("StepLR", dict(step_size=3, gamma=0.5)),
+    ("StepLR", dict(step_size=1, gamma=0.9)),
+    ("CosineAnnealingLR", dict(T_max=10)),
+    ("CosineAnnealingLR", dict(T_max=7, eta_min=0.001)),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", SCHEDULES, ids=[f"{n}-{k}" for n, k in SCHEDULES])
+def test_schedules_match_pytorch(name, kwargs):
+    torch = pytest.importorskip("torch")
+    ours_cls = {"StepLR": StepLR, "CosineAnnealingLR": CosineAnnealingLR}[name]
+    theirs_cls = getattr(torch.optim.lr_scheduler, name)
+    w1, w2 = params(2, 3)
+    ours_opt = SGD([{"params": [w1]}, {"params": [w2], "lr": 0.03}], lr=0.1, momentum=0.9)
+    t1, t2 = torch.zeros(2, requires_grad=True), torch.zeros(3, requires_grad=True)
+    theirs_opt = torch.optim.SGD([{"params": [t1]}, {"params": [t2], "lr": 0.03}], lr=0.1,
+                                 momentum=0.9)
+    ours, theirs = ours_cls(ours_opt, **kwargs), theirs_cls(theirs_opt, **kwargs)
+    for epoch in range(25):       # past T_max too: both climb back up the cosine
+        assert ours.last_epoch == theirs.last_epoch == epoch
+        np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=1e-9,
+                                   atol=1e-12, err_msg=f"epoch {epoch}")
+        np.testing.assert_allclose([g["lr"] for g in ours_opt.param_groups],
+                                   [g["lr"] for g in theirs_opt.param_groups], rtol=1e-9,
+                                   atol=1e-12)
+        assert [g["initial_lr"] for g in ours_opt.param_groups] == \
+            [g["initial_lr"] for g in theirs_opt.param_groups]
+        theirs_opt.step()         # PyTorch warns when the scheduler steps first
+        ours.step()
+        theirs.step()
+    mine, its = ours.state_dict(), theirs.state_dict()
+    for key in ("last_epoch", "base_lrs", "_last_lr", *kwargs):
+        assert mine[key] == pytest.approx(its[key], rel=1e-9, abs=1e-12), key
+
+
+def test_scheduler_resumes_with_last_epoch_like_pytorch():
+    torch = pytest.importorskip("torch")
+    # the optimizer holds what a run at epoch 4 holds: initial_lr and the epoch-4 rate
+    (w,) = params(2)
+    opt = SGD([w], lr=0.2 * 0.1 ** 2)
+    opt.param_groups[0]["initial_lr"] = 0.2
+    t = torch.zeros(2, requires_grad=True)
+    topt = torch.optim.SGD([t], lr=0.2 * 0.1 ** 2)
+    topt.param_groups[0]["initial_lr"] = 0.2
+    ours, theirs = StepLR(opt, step_size=2, last_epoch=4), \
+        torch.optim.lr_scheduler.StepLR(topt, step_size=2, last_epoch=4)
+    for _ in range(4):
+        assert ours.last_epoch == theirs.last_epoch
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-9)
+        topt.step()
+        ours.step()
+        theirs.step()
+    assert ours.last_epoch == 9
+    with pytest.raises(KeyError, match="initial_lr"):
+        StepLR(SGD(params(2), lr=0.1), step_size=2, last_epoch=3)
+
+
+def test_a_second_scheduler_keeps_the_initial_lr_like_pytorch():
+    torch = pytest.importorskip("torch")
+    opt = SGD(params(2), lr=0.4)
+    topt = torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=0.4)
+    first, tfirst = StepLR(opt, step_size=1), torch.optim.lr_scheduler.StepLR(topt, 1)
+    for _ in range(2):
+        topt.step()
+        first.step()
+        tfirst.step()
+    second = CosineAnnealingLR(opt, T_max=5)
+    tsecond = torch.optim.lr_scheduler.CosineAnnealingLR(topt, T_max=5)
+    assert second.base_lrs == tsecond.base_lrs == [0.4]
+    assert opt.param_groups[0]["initial_lr"] == topt.param_groups[0]["initial_lr"] == 0.4
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
+@pytest.mark.parametrize("max_norm", [0.5, 1e6])
+def test_clip_grad_norm_matches_pytorch(norm_type, max_norm):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    shapes = [(4, 3), (3,), (2, 2, 2)]
+    grads = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    ours = params(*shapes)
+    for p, g in zip(ours, grads):
+        p.grad = Tensor(g.copy())
+    extra = params(5)[0]                   # no gradient: skipped by both
+    theirs = [torch.zeros(s, requires_grad=True) for s in shapes]
+    for t, g in zip(theirs, grads):
+        t.grad = torch.tensor(g)
+    total = clip_grad_norm_(ours + [extra], max_norm, norm_type=norm_type)
+    expected = torch.nn.utils.clip_grad_norm_(theirs + [torch.zeros(5, requires_grad=True)],
+                                              max_norm, norm_type=norm_type)
+    assert isinstance(total, Tensor) and total.dtype == np.float32
+    assert total.item() == pytest.approx(expected.item(), rel=1e-5)
+    for p, t in zip(ours, theirs):
+        np.testing.assert_allclose(p.grad.data, t.grad.numpy(), rtol=1e-5, atol=1e-7)
+        assert p.grad.dtype == np.float32
+    assert extra.grad is None
