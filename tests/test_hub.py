@@ -185,7 +185,11 @@ def students(base, student_venv, request):
 
     def remove():
         for s in made:
-            for pid in _pids_of_uid(s.uid):
+            try:
+                uid = s.uid
+            except KeyError:  # already gone
+                continue
+            for pid in _pids_of_uid(uid):
                 _kill(pid)
             subprocess.run(["userdel", "--remove", s.name], capture_output=True)
     request.addfinalizer(remove)
@@ -550,3 +554,11 @@ def test_package_leaks_finds_the_reference_code(tmp_path):
     assert [f for f in hub.package_leaks([str(pkg)]) if "tensor.py" in f]
     (pkg / "core" / "tensor.py").unlink()
     assert hub.package_leaks([str(pkg)]) == []
+
+
+def test_skips_name_what_is_missing(monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert "needs root" in _missing()
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(shutil, "which", lambda tool: None if tool == "runuser" else "/bin/x")
+    assert "runuser" in _missing()
