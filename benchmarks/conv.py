@@ -11,8 +11,9 @@ Three measurements, each with the same number of threads for both frameworks:
 
 Ratios are always taken within the same run of this script.
 
-    python benchmarks/conv.py                      # everything, written to benchmarks/RESULTS.md
-    python benchmarks/conv.py --runs 1 --no-write  # a quick look
+    python benchmarks/conv.py                      # everything, printed
+    python benchmarks/conv.py --write              # ... and put into benchmarks/RESULTS.md
+    python benchmarks/conv.py --runs 1             # a quick look
     python benchmarks/conv.py --data digits        # the small shipped set (smoke test only)
 """
 from __future__ import annotations
@@ -263,6 +264,13 @@ def im2col_memory() -> list[tuple[str, int, int, int]]:
 
 
 # ---- the driver ------------------------------------------------------------------------------
+def load_now() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except (AttributeError, OSError):   # Windows has no load average
+        return "n/a"
+
+
 def machine_description() -> str:
     from mlp_epoch import machine_description as describe
 
@@ -276,6 +284,7 @@ def driver(args: argparse.Namespace) -> int:
         print("benchmarks/conv.py compares against PyTorch: pip install torch", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
+    load = [load_now()]
     ops = time_ops(args.rounds, args.reps)
     for name, tiny, ref in ops:
         print(f"{name:<42} tinytorch {tiny * 1e3:7.2f} ms   torch {ref * 1e3:7.2f} ms   "
@@ -297,7 +306,9 @@ def driver(args: argparse.Namespace) -> int:
         f"Machine: {machine_description()}.  ",
         f"Threads: {args.threads} for both frameworks (BLAS and torch.set_num_threads); "
         f"batch {BATCH}; network of milestone 04 ({ARCH_TEXT}); Adam.  ",
-        f"Command: `python benchmarks/conv.py --runs {args.runs} --threads {args.threads}`",
+        f"Command: `python benchmarks/conv.py --runs {args.runs} --threads {args.threads} "
+        f"--write`; load average (1 min) {load[0]} at the start, {load_now()} at the end "
+        f"(the machine is shared: absolute times vary, the ratios are what to compare).",
         "",
         f"**One training epoch** ({data}; {args.runs} runs, each in a fresh process, "
         f"interleaved):",
@@ -351,8 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=10, help="calls per op per round")
     p.add_argument("--threads", type=int, default=1, help="threads for both frameworks")
     p.add_argument("--data", choices=("mnist", "digits"), default="mnist")
-    p.add_argument("--no-write", dest="write", action="store_false",
-                   help="print the tables without updating RESULTS.md")
+    p.add_argument("--write", action="store_true",
+                   help="also replace this script's section of benchmarks/RESULTS.md")
+    p.add_argument("--no-write", dest="write", action="store_false", help=argparse.SUPPRESS)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--impl", choices=("tinytorch", "torch"), help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)

@@ -51,7 +51,7 @@ def test_results_sections_are_replaced_one_at_a_time(tmp_path):
 def test_conv_benchmark_prints_ops_epochs_and_memory():
     pytest.importorskip("torch")
     out = _run(str(BENCH / "conv.py"), "--data", "digits", "--runs", "1", "--rounds", "1",
-               "--reps", "1", "--no-write")
+               "--reps", "1")
     assert "| tinytorch |" in out and "| torch |" in out, out
     epoch_row = next(line for line in out.splitlines() if line.startswith("| tinytorch |"))
     assert epoch_row.split("|")[5].strip().endswith("x"), epoch_row

@@ -597,8 +597,8 @@ assert col2im(np.ones((9, 4)), (1, 1, 4, 4), 3, stride=3, padding=1).sum() == 16
 # %% [markdown]
 # Now the rule itself. It reads the columns the forward pass saved and computes only the
 # gradients someone needs: the first layer of a network sees images that never need a
-# gradient (`node.needs[0]` is False), and skipping `col2im` there saves a third of that
-# layer's backward time.
+# gradient (`node.needs[0]` is False), and skipping the input's product and `col2im` there
+# saves work whose result nobody would read.
 
 # %% nbgrader={"schema_version": 3, "grade": false, "grade_id": "conv2d_backward", "solution": true, "locked": false}
 #| export
