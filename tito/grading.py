@@ -338,6 +338,14 @@ class StudentResult:
     notes: list[str] = field(default_factory=list)        # from nbgrader's warnings
 
 
+def submitted_notebook(root: Path, module: course.Module, student: str) -> Path:
+    return root / "submitted" / student / assignment_id(module) / notebook_name(module)
+
+
+def release_notebook(root: Path, module: course.Module) -> Path:
+    return root / "release" / assignment_id(module) / notebook_name(module)
+
+
 def graded_notebook(root: Path, module: course.Module, student: str) -> Path:
     return root / "autograded" / student / assignment_id(module) / notebook_name(module)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from tito import course
-from tito import grading
+from tito import autograde, grading
 
 OK, FAILED, BAD_INPUT = 0, 1, 2
 
@@ -126,77 +126,69 @@ def _modules_with_release(root: Path, keys: list[str], all_: bool) -> list[cours
     return mods
 
 
-def _autograde_one(root: Path, m: course.Module, student: str | None, only_new: bool,
-                   console) -> tuple[list[str], list[str], list[str]]:
-    """Grade one assignment; returns the students (graded, kept as graded before, failed)."""
+def _autograde_one(root: Path, m: course.Module, args: argparse.Namespace,
+                   console) -> list[autograde.Outcome]:
+    """Grade one assignment in sandboxed workers; print the table; return the outcomes."""
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from rich.progress import TimeElapsedColumn
-    from rich.markup import escape
     from rich.table import Table
 
     aid = grading.assignment_id(m)
-    students = grading.submitted_students(root, m, student)
+    students = grading.submitted_students(root, m, args.student)
     if not students:
-        who = f"from '{student}' " if student else ""
+        who = f"from '{args.student}' " if args.student else ""
         console.print(f"{aid}: no submissions {who}under "
                       f"{_shown(root / 'submitted')}/<student>/{aid}/")
-        return [], [], []
-    args = ["autograde", aid] + ([] if only_new else ["--force"])
-    if student:
-        args += ["--student", student]
-    console.print(f"{aid}: autograding {len(students)} submission(s)")
-    seen: list[str] = []
+        return []
+    where = f"Dask at {args.scheduler}" if args.scheduler else f"{args.jobs} process(es)"
+    sandboxed = "UNSANDBOXED" if args.unsafe_no_sandbox else "sandboxed"
+    console.print(f"{aid}: {len(students)} submission(s), {sandboxed} kernels, {where}")
+    counts = {"ok": 0, "review": 0, "not graded": 0}
     with Progress(TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as bar:
-        task = bar.add_task("starting nbgrader", total=len(students))
+        task = bar.add_task("preparing", total=len(students))
 
-        def on_line(line: str) -> None:
-            who = grading.student_in_log_line(line)
-            if who and "Sanitizing" in line and who not in seen:
-                if seen:
-                    bar.advance(task)
-                seen.append(who)
-                bar.update(task, description=f"grading {who}")
+        def describe() -> str:
+            return (f"ok {counts['ok']}  review {counts['review']}  "
+                    f"not graded {counts['not graded']}")
 
-        started = time.time()
-        run = grading.run_nbgrader(root, args, f"autograde_{aid}", on_line)
-        bar.update(task, completed=len(students), description="done")
+        def on_start(n: int) -> None:
+            bar.update(task, total=n, description=describe())
 
-    skipped = [s for s in students if s in grading.skipped_students(run.lines)]
-    # Graded in this run means a fresh autograded notebook; nbgrader removes the notebook of a
-    # submission it fails on, and a run that broke early never reaches the later students.
-    graded = [s for s in students if s not in skipped
-              and grading.graded_notebook(root, m, s).is_file()
-              and grading.graded_notebook(root, m, s).stat().st_mtime >= started - 1]
-    failed = [s for s in students if s not in graded and s not in skipped]
+        def on_done(o: autograde.Outcome) -> None:
+            counts[o.kind] += 1
+            if o.graded_now:
+                bar.advance(task)
+            bar.update(task, description=describe())
 
-    marks = grading.scores(root, m)
+        outcomes = autograde.autograde(
+            root, m, students, jobs=args.jobs, scheduler=args.scheduler,
+            use_sandbox=not args.unsafe_no_sandbox, force=args.force, on_done=on_done,
+            on_start=on_start)
     n_tests = len(grading.graded_ids(root, m))
     table = Table(title=f"{aid} autograded", title_justify="left")
     table.add_column("student", no_wrap=True)
     table.add_column("score", no_wrap=True, justify="right")
+    table.add_column("status")
     table.add_column("notes")
-    for s in students:
-        if s in failed:
-            reason = grading.failure_reason(run.lines, s)
-            table.add_row(s, "-", f"[red]NOT GRADED[/red]: {escape(reason)[:200]}")
-            continue
-        score, total = marks.get(s, (0.0, 0.0))
-        notes = ["not regraded (unchanged)"] if s in skipped else []
-        notes += grading.submission_notes(root, m, s)
-        timeouts, errors = grading.cell_failures(grading.graded_notebook(root, m, s))
-        if timeouts:
-            notes.append("timed out: " + ", ".join(timeouts))
-        if errors and len(errors) == n_tests:
+    for o in outcomes:
+        notes = [] if o.graded_now else ["unchanged since the last run (kept)"]
+        notes += o.notes
+        if o.failed and len(o.failed) == n_tests:
             notes.append("failed: every test")
-        elif errors:
-            notes.append("failed: " + ", ".join(errors))
-        table.add_row(s, f"{score:g} / {total:g}", escape("; ".join(notes)))
+        elif o.failed:
+            notes.append("failed: " + ", ".join(o.failed))
+        score = "-" if o.score is None else f"{o.score:g} / {o.max_score:g}"
+        colour = {"ok": "green", "review": "yellow"}.get(o.kind, "red")
+        table.add_row(o.student, score, f"[{colour}]{escape(o.status)[:300]}[/{colour}]",
+                      escape("; ".join(notes)))
     console.print(table)
-    if failed:
-        console.print(f"{aid}: could not grade {', '.join(failed)}; nbgrader's output is in "
-                      f"{_shown(run.log)}", soft_wrap=True)
-    return graded, skipped, failed
+    kept = sum(not o.graded_now for o in outcomes)
+    if kept:
+        console.print(f"{aid}: {kept} unchanged submission(s) kept from the last run "
+                      f"(--force grades them again)")
+    return outcomes
 
 
 @_guard
@@ -225,21 +217,31 @@ def cmd_collect(args: argparse.Namespace) -> int:
 def cmd_autograde(args: argparse.Namespace) -> int:
     root = grading.require_course(grading.course_dir(args.course))
     modules = _modules_with_release(root, args.modules, args.all)
+    if args.jobs < 1:
+        raise grading.GradingError(f"--jobs must be at least 1, got {args.jobs}")
     if args.student and not any(grading.submitted_students(root, m, args.student)
                                 for m in modules):
         raise grading.GradingError(f"no submission from '{args.student}' under "
                                    f"{_shown(root / 'submitted')}")
     console = _console()
-    graded, kept, failed = 0, 0, 0
-    for m in modules:
-        ok, same, bad = _autograde_one(root, m, args.student, args.only_new, console)
-        graded, kept, failed = graded + len(ok), kept + len(same), failed + len(bad)
-    print(f"graded {graded} submission(s)" + (f", {kept} unchanged" if kept else "")
-          + (f", {failed} failed" if failed else ""))
-    if graded or kept:
+    if args.unsafe_no_sandbox:
+        console.print("[bold red]WARNING: --unsafe-no-sandbox: student code runs as you, with "
+                      "your files and network; every submission is marked for review[/bold red]")
+    outcomes: list[autograde.Outcome] = []
+    try:
+        for m in modules:
+            outcomes += _autograde_one(root, m, args, console)
+    except KeyboardInterrupt:
+        print("interrupted: every finished submission is saved; run the same command again "
+              "to grade the rest", file=sys.stderr)
+        return 130
+    counts = autograde.iter_ok(outcomes)
+    print(f"graded {len(outcomes)} submission(s): {counts['ok']} ok, {counts['review']} to "
+          f"review, {counts['not graded']} not graded")
+    if outcomes:
         print("next: tito nbgrader feedback " + ("--all" if args.all else " ".join(
             m.number for m in modules)) + "   and   tito nbgrader export")
-    return FAILED if failed else OK
+    return FAILED if counts["not graded"] else OK
 
 
 @_guard
@@ -386,8 +388,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     _modules_option(p, "every released module")
     _course_option(p)
     p.add_argument("--student", metavar="ID", default=None, help="grade only this student")
-    p.add_argument("--only-new", action="store_true",
-                   help="skip submissions already graded and not handed in again since")
+    p.add_argument("--force", action="store_true",
+                   help="grade again submissions that have not changed since the last run")
+    p.add_argument("--jobs", type=int, default=autograde.default_jobs(), metavar="N",
+                   help="submissions graded at once, each in its own sandboxed worker "
+                        "(default: the number of cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="send the work to a Dask cluster (e.g. tcp://10.0.0.5:8786) instead "
+                        "of local processes")
+    p.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="run student code WITHOUT the sandbox (only for a machine where "
+                        "bubblewrap cannot run, and only for submissions you trust)")
     p.set_defaults(func=cmd_autograde)
 
     p = steps.add_parser("feedback", help="feedback HTML for graded submissions")
