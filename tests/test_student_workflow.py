@@ -256,6 +256,46 @@ def test_notebook_option_grades_the_cells(edition):
     assert (entry["points"], entry["total"]) == (total, total)
 
 
+def test_one_test_verbose_names_the_students_function_and_complete_refreshes_points(edition):
+    import nbformat
+
+    assert tito(edition, "module", "start", FIRST.number).returncode == 0
+    nb_path = FIRST.notebook(edition)
+    fill_in_solutions(nb_path)
+    progress.record_test(FIRST.number, 1, 0, 1.0, 99.0, edition)   # points of an older run
+    nb = nbformat.read(nb_path, as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")
+                == "arithmetic")
+    good = cell.source
+    cell.source = good.replace("    a = as_tensor(a)\n    b = as_tensor(b, like=a)\n    return "
+                               "record_op(a.data + b.data",
+                               "    raise ValueError('my add is broken')\n    return "
+                               "record_op(a.data + b.data", 1)
+    assert cell.source != good, "the add solution should be in the arithmetic cell"
+    nbformat.write(nb, nb_path)
+
+    # the stand-in test file, or module 01's own broadcasting test
+    pick = "add_broadcasts or broadcasting_arithmetic"
+    one = tito(edition, "module", "test", FIRST.number, "-k", pick)
+    assert one.returncode == 1
+    assert re.search(r"Module \d+: 0 of \d+ tests passed", one.stdout), one.stdout
+    assert "ValueError: my add is broken [raised in your add(), tinytorch/core/tensor.py:" \
+        in one.stdout, one.stdout
+    assert "--verbose" in one.stdout and "Traceback" not in one.stdout
+    loud = tito(edition, "module", "test", FIRST.number, "-k", pick, "--verbose")
+    assert "raise ValueError('my add is broken')" in loud.stdout, "the full traceback"
+    none = tito(edition, "module", "test", FIRST.number, "-k", "no_such_test_name")
+    assert none.returncode == 1 and "matches -k" in none.stderr
+
+    cell.source = good
+    nbformat.write(nb, nb_path)
+    done = tito(edition, "module", "complete", FIRST.number)
+    assert done.returncode == 0, done.stdout + done.stderr
+    entry = progress.module_entry(FIRST.number, edition)
+    assert entry["total"] != 99.0 and entry["points"] == entry["total"] > 0, \
+        "complete grades the notebook again: status shows the exported code's points"
+
+
 def test_start_refuses_to_overwrite(edition):
     assert tito(edition, "module", "start", FIRST.number).returncode == 0
     nb = FIRST.notebook(edition)

@@ -151,6 +151,9 @@ def test_files(root: Path, files: list[Path]) -> tuple[list[Path], list[tuple[Pa
         r = f.relative_to(root)
         if r.parts[0] != "tests" or _skipped(r):
             continue
+        if r.parts[:2] == ("tests", "mutants"):     # the solutions with bugs planted in them
+            dropped.append((f, "mutation testing of the solutions (instructor only)"))
+            continue
         text = f.read_text(encoding="utf-8", errors="replace") if f.suffix == ".py" else ""
         if cellformat.has_delimiters(text):
             dropped.append((f, "contains nbgrader delimiters"))

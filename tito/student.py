@@ -28,7 +28,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -361,7 +360,8 @@ def selection(module: course.Module, done: set[str], integration: bool) -> tuple
 class Case:
     nodeid: str
     outcome: str          # "passed" | "failed" | "skipped"
-    message: str = ""
+    message: str = ""     # one line: what failed and where (or why it was skipped)
+    detail: str = ""      # the full failure text pytest prints (traceback, falsifying example)
 
 
 @dataclass
@@ -392,72 +392,71 @@ class TestRun:
         return self.returncode not in (0, 1, 5) and not self.cases
 
 
-def _nodeid(classname: str, name: str) -> str:
-    if not classname:                      # a whole file: collection skipped or failed
-        return name.replace(".", "/") + ".py"
-    parts = classname.split(".")
-    for i, p in enumerate(parts):
-        if p.startswith("test_") or p.endswith("_test") or p == "conftest":
-            return "::".join(["/".join(parts[: i + 1]) + ".py", *parts[i + 1:], name])
-    return "::".join([*parts, name]) if parts else name
+def _package_path(file: str) -> str | None:
+    """``tinytorch/core/x.py`` when ``file`` is inside a (build of the) package, else None."""
+    path = file.replace("\\", "/")
+    at = path.rfind("/tinytorch/")
+    return path[at + 1:] if at >= 0 else None
 
 
-JUNIT_NOTE = re.compile(r"^\[(\+\d+ more lines?|truncated); full report in element text\]$")
-EXCEPTION_LINE = re.compile(r"^[A-Za-z_.]*(Error|Exception|Exit)\b")
-STUB_FRAME = re.compile(r"^(?P<file>\S+\.py):\d+: in (?P<func>\S+)\s*$")
+def explain(record: dict, module_files: set[str] = frozenset()) -> str:
+    """One line for a failed test: the exception, and the student's function it came from.
 
-
-def explain(kind: str, message: str, text: str) -> str:
-    """One line: what failed and where, without a traceback."""
-    first = [x for x in (message or "").strip().splitlines() if x.strip()]
-    if first and JUNIT_NOTE.match(first[-1].strip()):   # shortened: the text has all of it
-        first = [x[1:].strip() for x in (text or "").splitlines() if x.startswith("E ")] \
-            or first[:-1]
-    line = first[0] if first else ""
-    if "Traceback (most recent call last)" in line:   # a message quoting another traceback
-        raised = [x.strip() for x in first[1:] if EXCEPTION_LINE.match(x.strip())]
-        line = f"{line.split('Traceback')[0].strip()} {raised[-1] if raised else ''}".strip()
-    if not line or line == "collection failure":
-        e_lines = [x[1:].strip() for x in (text or "").splitlines() if x.startswith("E ")]
-        line = e_lines[-1] if e_lines else (line or kind or "failed")
-    raised_stub = any(x.startswith("E   NotImplementedError") for x in (text or "").splitlines())
-    if raised_stub or line.startswith("NotImplementedError"):
-        where = None
-        for raw in (text or "").splitlines():
-            m = STUB_FRAME.match(raw.strip())
-            if m and "tinytorch/" in m["file"].replace("\\", "/"):
-                where = m
+    ``module_files`` are the package files (``tinytorch/core/x.py``) the tested module exports:
+    when the exception was raised inside one of them, the line names that function, so the
+    student looks at their own code rather than at the test that noticed.
+    """
+    kind = record.get("exception") or ""
+    lines = [x.strip() for x in (record.get("message") or "").splitlines() if x.strip()]
+    first = lines[0] if lines else ""
+    where = None
+    for file, line, func in reversed(record.get("frames") or []):
+        rel = _package_path(file)
+        if rel and (not module_files or rel in module_files or kind == "NotImplementedError"):
+            where = (func, rel, line)
+            break
+    if kind == "NotImplementedError":
         if where:
-            path = where["file"].replace("\\", "/")
-            path = path[path.rfind("tinytorch/"):]
-            return (f"NotImplementedError in {where['func']} ({path}): this TODO is still "
-                    f"the stub; write your solution in the notebook")
+            return (f"NotImplementedError in {where[0]} ({where[1]}): this TODO is still the "
+                    f"stub; write your solution in the notebook")
         return "NotImplementedError: a TODO in your notebook is still the stub"
-    return line
+    shown = next((x for x in lines[1:] if x.startswith("assert ")), None)
+    if kind == "AssertionError" and shown and shown != first:
+        first = f"{first}: {shown}" if first != shown else first
+    if first.startswith("Hypothesis found") and len(lines) > 1:
+        first = f"{first} (run with --verbose to see each falsifying example)"
+    text = f"{kind}: {first}" if kind and kind != "AssertionError" else (first or kind)
+    if kind == "AssertionError" and not first:
+        text = "AssertionError (a check in the test failed; --verbose shows which)"
+    if where:
+        return f"{text} [raised in your {where[0]}(), {where[1]}:{where[2]}]"
+    return text or (record.get("when") == "collect" and "collection failed") or "failed"
 
 
-def parse_junit(path: Path) -> list[Case]:
+def read_report(path: Path, module_files: set[str] = frozenset()) -> list[Case]:
+    """The cases of a run, from the JSON lines ``tito.pytest_student`` wrote."""
+    import json
+
+    cases: dict[str, Case] = {}
     try:
-        tree = ET.parse(path)
-    except (OSError, ET.ParseError):
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
         return []
-    cases = []
-    for tc in tree.iter("testcase"):
-        nodeid = _nodeid(tc.get("classname", ""), tc.get("name", ""))
-        bad = tc.find("failure")
-        if bad is None:
-            bad = tc.find("error")
-        skip = tc.find("skipped")
-        if bad is not None:
-            cases.append(Case(nodeid, "failed",
-                              explain(bad.tag, bad.get("message", ""), bad.text or "")))
-        elif skip is not None:
-            why = (skip.get("message") or "").strip()
-            found = re.search(r"Skipped: (.*?)['\"]\)\s*$", skip.text or "", re.S)
-            cases.append(Case(nodeid, "skipped", found.group(1) if found else why))
+    for raw in lines:
+        try:
+            r = json.loads(raw)
+        except ValueError:
+            continue
+        if r["outcome"] == "skipped":
+            case = Case(r["nodeid"], "skipped", r.get("message", ""))
+        elif r["outcome"] == "failed":
+            case = Case(r["nodeid"], "failed", explain(r, module_files), r.get("text", ""))
         else:
-            cases.append(Case(nodeid, "passed"))
-    return cases
+            case = Case(r["nodeid"], "passed")
+        old = cases.get(case.nodeid)
+        if old is None or old.outcome != "failed":     # a failure is never overwritten
+            cases[case.nodeid] = case
+    return list(cases.values())
 
 
 def test_env(build_parent: Path, root: Path) -> dict:
@@ -470,8 +469,13 @@ def test_env(build_parent: Path, root: Path) -> dict:
 
 
 def run_tests(build: Build, root: Path | None = None, integration: bool = False,
-              done: set[str] | None = None) -> tuple[TestRun, str]:
-    """Run the selected tests with ``build`` first on the path; returns the run and ``-m``."""
+              done: set[str] | None = None,
+              keyword: str | None = None) -> tuple[TestRun, str]:
+    """Run the selected tests with ``build`` first on the path; returns the run and ``-m``.
+
+    ``keyword`` is pytest's ``-k`` expression. Each failed case's ``detail`` holds the full
+    failure text (traceback, hypothesis's falsifying example) for ``--verbose``.
+    """
     r = root_of(root)
     if done is None:
         done = set(progress.completed_modules(r))
@@ -479,14 +483,19 @@ def run_tests(build: Build, root: Path | None = None, integration: bool = False,
     files = test_files(r, wanted) or ([r / "tests"] if (r / "tests").is_dir() else [])
     if not files:
         return TestRun(5), expr
-    junit = build.parent / "report.xml"
-    cmd = [sys.executable, "-m", "pytest", *map(str, files), "-m", expr, "-q", "--tb=short",
-           "-p", "no:cacheprovider", "-p", "tito.pytest_student", "--rootdir", str(r),
-           f"--junitxml={junit}", "-o", "junit_family=xunit2"]
-    proc = subprocess.run(cmd, cwd=build.parent, env=test_env(build.parent, r),
+    report = build.parent / "report.jsonl"
+    report.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "pytest", *map(str, files), "-m", expr, "-q", "--tb=long",
+           "-p", "no:cacheprovider", "-p", "tito.pytest_student", "--rootdir", str(r)]
+    if keyword:
+        cmd += ["-k", keyword]
+    env = test_env(build.parent, r)
+    env["TITO_PYTEST_REPORT"] = str(report)
+    proc = subprocess.run(cmd, cwd=build.parent, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           encoding="utf-8", errors="replace")
-    return TestRun(proc.returncode, parse_junit(junit), proc.stdout), expr
+    module_files = {f"tinytorch/{p.as_posix()}" for p in build.files}
+    return TestRun(proc.returncode, read_report(report, module_files), proc.stdout), expr
 
 
 # ---- executing the notebook ----------------------------------------------------------------

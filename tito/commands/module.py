@@ -1,7 +1,8 @@
 """`tito module start/test/complete/status/reset`: the student's workflow.
 
     tito module start 01 [--open]        make modules/01_tensor/tensor.ipynb and say how to open it
-    tito module test 01 [--notebook]     test your notebook's code (not the package)
+    tito module test 01 [--notebook] [-k EXPR] [--verbose]
+                                         test your notebook's code (not the package)
     tito module complete 01              test it, then export it into tinytorch/ and record it
     tito module status                   modules and milestones, with your results
     tito module reset 01 [--package]     back the notebook up and start it again
@@ -48,6 +49,15 @@ def _notebook_or_fail(m: course.Module) -> Path:
         raise _usage(f"module {m.number} ({m.name}) is not started: run "
                      f"`tito module start {m.number}` first")
     return nb
+
+
+def _saved(nb: Path) -> str:
+    """When the notebook file was last saved: what tito tests is that file, not the browser."""
+    import datetime as dt
+
+    stamp = dt.datetime.fromtimestamp(nb.stat().st_mtime)
+    return (f"as saved at {stamp:%H:%M:%S} (save it in JupyterLab first, Ctrl+S, to test your "
+            f"latest edits)")
 
 
 def _open_command(nb: Path) -> list[str]:
@@ -107,7 +117,8 @@ def start(args: argparse.Namespace) -> int:
 
 # ---- test ----------------------------------------------------------------------------------
 
-def _print_run(m: course.Module, run: student.TestRun, expr: str) -> None:
+def _print_run(m: course.Module, run: student.TestRun, expr: str,
+               verbose: bool = False) -> None:
     if run.crashed:
         _say(f"pytest could not run the tests (exit code {run.returncode}); its last lines:")
         for line in run.output.strip().splitlines()[-15:]:
@@ -129,6 +140,14 @@ def _print_run(m: course.Module, run: student.TestRun, expr: str) -> None:
         for file, names in by_file.items():
             _say(textwrap.fill(", ".join(names), width=100, initial_indent=f"      {file}: ",
                                subsequent_indent=" " * 10, break_on_hyphens=False))
+    if verbose:
+        for c in run.cases:
+            if c.outcome == "failed" and c.detail.strip():
+                _say("")
+                _say(f"---- {c.nodeid} " + "-" * max(0, 90 - len(c.nodeid)))
+                _say(c.detail.rstrip())
+        if run.failed:
+            _say("")
     reasons: dict[str, int] = {}
     for c in run.cases:
         if c.outcome == "skipped":
@@ -139,6 +158,9 @@ def _print_run(m: course.Module, run: student.TestRun, expr: str) -> None:
     verdict = "all passed" if run.ok else f"{run.failed} failed"
     _say(f"Module {m.number}: {run.passed} of {total} tests passed ({verdict}"
          f"{f', {run.skipped} skipped' if run.skipped else ''}).")
+    if run.failed and not verbose:
+        _say(f"  Full tracebacks: `tito module test {m.number} --verbose`; one test at a time: "
+             f"`-k NAME`.")
 
 
 def _print_graded(graded: list[student.GradedCell], problems: list[str]) -> tuple[float, float]:
@@ -169,12 +191,15 @@ def test(args: argparse.Namespace) -> int:
     if progress.student_only(root):
         raise _usage(progress.student_only(root))
     nb = _notebook_or_fail(m)
-    _say(f"Testing module {m.number} ({m.name}) from your notebook {_rel(nb)}")
+    _say(f"Testing module {m.number} ({m.name}) from your notebook {_rel(nb)}, {_saved(nb)}")
     points = total = None
     try:
         with student.private_build(m, nb, root) as build:
-            run, expr = student.run_tests(build, root)
-            _print_run(m, run, expr)
+            run, expr = student.run_tests(build, root, keyword=args.k)
+            if args.k and run.returncode == 5 and not run.cases:
+                raise StudentError(f"no test of module {m.number} matches -k {args.k!r}; "
+                                   f"run `tito module test {m.number}` to see their names")
+            _print_run(m, run, expr, verbose=args.verbose)
             ok = run.ok
             if args.notebook:
                 _say("Running the notebook in a kernel ...")
@@ -212,11 +237,14 @@ def complete(args: argparse.Namespace) -> int:
             run, expr = student.run_tests(build, root, integration=True, done=before)
             _print_run(m, run, expr)
             ok = run.ok
-            if ok and args.notebook:
-                _say("Running the notebook in a kernel ...")
+            if ok:
+                # The graded cells run on every completion, so the points that status shows
+                # are always those of the code being exported.
+                _say("Running the notebook's graded cells in a kernel ...")
                 graded, problems = student.run_notebook(nb, build, root)
                 points, total = _print_graded(graded, problems)
-                ok = all(g.passed for g in graded)
+                if args.notebook:
+                    ok = all(g.passed for g in graded)
             progress.record_test(m.number, run.passed, run.failed, points, total, root)
             if not ok:
                 _say(f"Not complete: tinytorch/ is unchanged. Fix the failures and run "
@@ -376,14 +404,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("module", help="module number or name, e.g. 01")
     t.add_argument("--notebook", action="store_true",
                    help="also run the notebook in a kernel and report its graded cells")
+    t.add_argument("-k", metavar="EXPR",
+                   help="run only the tests whose names match EXPR (pytest's -k), e.g. "
+                        "-k mean or -k 'softmax and not grad'")
+    t.add_argument("--verbose", "-v", action="store_true",
+                   help="print each failure in full: traceback and hypothesis's falsifying "
+                        "example")
     t.set_defaults(func=test)
 
     c = actions.add_parser("complete",
                            help="test your notebook, then export it into tinytorch/")
     c.add_argument("module", help="module number or name, e.g. 01")
     c.add_argument("--notebook", action="store_true",
-                   help="also run the notebook in a kernel: its graded cells must pass too, "
-                        "and their points are recorded")
+                   help="the graded cells (always run and recorded) must all pass too")
     c.set_defaults(func=complete)
 
     st = actions.add_parser("status", help="your progress: modules and milestones")
