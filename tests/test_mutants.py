@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +42,8 @@ GRADED = CATALOGUES / "graded.py"
 MIN_MUTANTS = 10
 WORKERS = 2                 # the CI machine has two cores
 TIMEOUT = 180               # seconds per run; a mutant that hangs counts as caught by that run
+
+EXPORT_LOCK = threading.Lock()
 
 pytestmark = pytest.mark.mutants
 
@@ -178,8 +181,9 @@ def _run_one(module: course.Module, text: str, mutant: Mutant | None) -> Outcome
         source = work / "src" / module.source(Path(".")).name
         source.parent.mkdir()
         source.write_text(text, encoding="utf-8")
-        files = {Path(*f.target.split(".")).with_suffix(".py"): exporter.render(f)
-                 for f in exporter.collect(module, source=source).values()}
+        with EXPORT_LOCK:   # CPython 3.11's ast is not safe to call from two threads at once
+            files = {Path(*f.target.split(".")).with_suffix(".py"): exporter.render(f)
+                     for f in exporter.collect(module, source=source).values()}
         tests_root = work / "tests-build"
         exporter.write(files, _copy_package(tests_root))
         grade_root = work / "grade-build"

@@ -973,10 +973,10 @@ assert x.mean().item() == 3.5, "mean should be 3.5"
 assert x.mean(dim=1).data.tolist() == [2.0, 5.0], "mean of each row"
 assert x.mean(dim=1, keepdim=True).shape == (2, 1), "mean(dim=1, keepdim=True) is (2, 1)"
 assert x.max().item() == 6.0, "max should be 6"
-assert x.max(dim=0).data.tolist() == [4.0, 5.0, 6.0], "max down each column"
+assert x.max(dim=0).values.data.tolist() == [4.0, 5.0, 6.0], "max down each column"
 assert x.sum(dim=0).dtype == np.float32, "reductions keep float32"
 ### BEGIN HIDDEN TESTS
-assert x.max(dim=1, keepdim=True).data.tolist() == [[3.0], [6.0]]
+assert x.max(dim=1, keepdim=True).values.data.tolist() == [[3.0], [6.0]]
 assert x.sum(dim=(0, 1)).item() == 21.0
 ### END HIDDEN TESTS
 
@@ -1190,7 +1190,7 @@ try:
     assert (w * 2.0)._node is None, "with grad mode off nothing is recorded"
 finally:
     set_grad_enabled(previous)
-for made, keys in [(w.max(dim=0), {"dim", "keepdim", "out"}), (w.mean(), {"dim", "keepdim"}),
+for made, keys in [(w.max(dim=0).values, {"dim", "keepdim", "out"}), (w.mean(), {"dim", "keepdim"}),
                    (w ** 2, {"out"}), (w.exp(), {"out"}), (w[0], {"index"}),
                    (w.reshape(2, 1).T, {"axes"})]:
     node = made._node

@@ -933,7 +933,7 @@ print(f"N = {n_big}, V = {v_big}: logits {per_array / 1e6:.1f} MB + saved probs 
 
 # %%
 def composed_cross_entropy(logits: Tensor, labels: np.ndarray) -> Tensor:
-    shifted = logits - logits.max(dim=1, keepdim=True)
+    shifted = logits - logits.max(dim=1, keepdim=True).values
     log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
     return -log_probs[np.arange(len(labels)), labels].mean()
 
