@@ -304,21 +304,31 @@ def driver(args: argparse.Namespace) -> int:
         f"Command: `python benchmarks/mlp_epoch.py --runs {args.runs} --threads {args.threads} "
         f"--write`",
         "",
+        "Ratios are paired: each run's tinytorch time over the same run's numpy (or torch) time,"
+        " measured back to back; the table gives the median of those ratios and, in brackets, "
+        "their spread over the runs.",
+        "",
         "| config | optimizer | implementation | median s | min s | max s | tinytorch / numpy "
         "| tinytorch / torch | peak RSS MB | RSS / (data + model) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    def paired(config: str, opt: str, other: str) -> str:
+        """Median and spread of run-by-run ratios tinytorch / other (same run, back to back)."""
+        if "tinytorch" not in impls or other not in impls:
+            return ""
+        ratios = [t["seconds"] / o["seconds"] for t, o in
+                  zip(results[("tinytorch", config, opt)], results[(other, config, opt)])]
+        m, lo, hi = stats(ratios)
+        return f"{m:.2f}x [{lo:.2f}-{hi:.2f}]"
+
     for config, opt in cells:
-        med = {i: stats([r["seconds"] for r in results[(i, config, opt)]])[0] for i in impls}
         for impl in impls:
             rs = results[(impl, config, opt)]
             m, lo, hi = stats([r["seconds"] for r in rs])
             peak = max(r["peak_rss_mb"] for r in rs)
             budget = rs[0]["dataset_mb"] + model_mb(CONFIGS[config])
-            vs_np = f"{med['tinytorch'] / med['numpy']:.2f}x" if impl == "tinytorch" and \
-                "numpy" in med else ""
-            vs_t = f"{med['tinytorch'] / med['torch']:.2f}x" if impl == "tinytorch" and \
-                "torch" in med else ""
+            vs_np = paired(config, opt, "numpy") if impl == "tinytorch" else ""
+            vs_t = paired(config, opt, "torch") if impl == "tinytorch" else ""
             lines.append(f"| {config} | {opt} | {impl} | {m:.3f} | {lo:.3f} | {hi:.3f} | "
                          f"{vs_np} | {vs_t} | {peak:.0f} | {peak / budget:.2f} |")
     table = "\n".join(lines) + "\n"
