@@ -24,9 +24,10 @@ STUB_CODE = ("# YOUR CODE HERE", "raise NotImplementedError()")
 STUB_LINES = frozenset(STUB_CODE + ("YOUR ANSWER HERE",))
 
 # The leak policy: a line counts as secret when it occurs only inside solution or hidden-test
-# regions and is at least this long once stripped. Shorter lines ("return out", "x = x.data")
-# are common coding idiom that tests, docs and given code repeat by coincidence.
-SECRET_MIN_LENGTH = 20
+# regions and is at least this long once stripped. Shorter lines ("return out",
+# "except BaseException:", "if not path.is_file():") are common idiom that tests, tools and
+# given code repeat by coincidence.
+SECRET_MIN_LENGTH = 30
 
 
 def has_delimiters(text: str) -> bool:
