@@ -108,6 +108,8 @@ def init_course(root: Path, timeout: int = DEFAULT_TIMEOUT, force: bool = False)
     if timeout < 1:
         raise GradingError(f"--timeout must be at least 1 second, got {timeout}")
     config = root / CONFIG_NAME
+    root.mkdir(parents=True, exist_ok=True)
+    make_private(root)
     for sub in ("source", "release", "submitted"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     if config.exists() and not force:
@@ -115,6 +117,14 @@ def init_course(root: Path, timeout: int = DEFAULT_TIMEOUT, force: bool = False)
     config.write_text(CONFIG_TEMPLATE.format(course_id=COURSE_ID, timeout=int(timeout)),
                       encoding="utf-8")
     return True
+
+
+def make_private(path: Path) -> None:
+    """Readable and writable by the instructor only: the course directory holds the answers, the
+    hidden tests, the gradebook and every student's work. (No-op where modes mean nothing.)"""
+    if os.name != "posix" or not path.exists():
+        return
+    path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 def assignment_id(module: course.Module) -> str:
@@ -546,8 +556,12 @@ def collect(root: Path, module: course.Module, handins: list[tuple[str, Path]]) 
         if dest.exists():
             replaced.append(who)
         dest.parent.mkdir(parents=True, exist_ok=True)
+        for folder in (dest.parent.parent, dest.parent):
+            make_private(folder)
         shutil.copyfile(path, dest)
         when = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
         (dest.parent / "timestamp.txt").write_text(
             when.strftime("%Y-%m-%d %H:%M:%S.%f UTC") + "\n", encoding="utf-8")
+        for f in (dest, dest.parent / "timestamp.txt"):
+            make_private(f)
     return replaced

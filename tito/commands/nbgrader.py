@@ -95,6 +95,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             _tail(run)
             failed.append(aid)
             continue
+        grading.make_private(root / "gradebook.db")
         leaks = grading.release_leaks(root, m)
         if leaks:
             print(f"{aid}: the release is NOT safe to hand out:")
@@ -287,22 +288,31 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 @_guard
 def cmd_export(args: argparse.Namespace) -> int:
+    from tito import grade_export
+    from tito.progress import atomic_write_text
+
     root = grading.require_course(grading.course_dir(args.course))
     if not (root / "gradebook.db").is_file():
         raise grading.GradingError("no gradebook yet: run `tito nbgrader generate` first")
-    dest = Path(args.to).expanduser().resolve() if args.to else root / "grades.csv"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    run = grading.run_nbgrader(root, ["export", "--to", str(dest)], "export")
-    if run.returncode != 0 or not dest.is_file():
-        print(f"nbgrader export failed (exit {run.returncode})")
-        _tail(run)
-        return FAILED
-    with open(dest, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    students = {r["student_id"] for r in rows}
-    assignments = {r["assignment"] for r in rows}
-    print(f"wrote {_shown(dest)}: {len(rows)} row(s), {len(students)} student(s), "
-          f"{len(assignments)} assignment(s)")
+    default = {"nbgrader": "grades.csv", "canvas": "grades_canvas.csv"}[args.format]
+    dest = Path(args.to).expanduser().resolve() if args.to else root / default
+    table = grade_export.rows(root)
+    text = (grade_export.canvas_csv(table) if args.format == "canvas"
+            else grade_export.nbgrader_csv(table))
+    atomic_write_text(dest, text)
+    grading.make_private(dest)
+    students = {r["student_id"] for r in table}
+    assignments = {r["assignment"] for r in table}
+    ungraded = sum(r["status"].startswith("not graded") for r in table)
+    review = sum(r["status"].startswith("review") for r in table)
+    print(f"wrote {_shown(dest)} ({args.format}): {len(students)} student(s), "
+          f"{len(assignments)} assignment(s); {review} to review, {ungraded} not graded "
+          f"(empty score, reason in the status column)")
+    if args.cells:
+        cells = dest.with_name(dest.stem + "_cells.csv")
+        atomic_write_text(cells, grade_export.cells_csv(root))
+        grading.make_private(cells)
+        print(f"wrote {_shown(cells)}: one row per graded cell of every submission")
     return OK
 
 
@@ -410,7 +420,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = steps.add_parser("export", help="write every grade to a CSV file")
     _course_option(p)
     p.add_argument("--to", metavar="FILE", default=None,
-                   help="the CSV file (default: grades.csv in the course directory)")
+                   help="the CSV file (default: grades.csv, or grades_canvas.csv with "
+                        "--format canvas, in the course directory)")
+    p.add_argument("--format", choices=("nbgrader", "canvas"), default="nbgrader",
+                   help="nbgrader's columns plus status (default), or Canvas's gradebook "
+                        "import layout (one row per student, one column per assignment)")
+    p.add_argument("--cells", action="store_true",
+                   help="also write FILE_cells.csv: the score of every graded cell")
     p.set_defaults(func=cmd_export)
 
     p = steps.add_parser("status", help="assignments, submissions and average scores")
