@@ -504,7 +504,6 @@ def test_setup_writes_configs_from_templates(tmp_path):
     root = tmp_path / "course"
     venv = tmp_path / "venv"
     student_cfg, hub_cfg = hub.write_configs(root, tmp_path / "ex", venv, ["bo", "ada"])
-    ns: dict = {}
     from traitlets.config import Config
 
     cfg = Config()
@@ -513,7 +512,7 @@ def test_setup_writes_configs_from_templates(tmp_path):
     assert cfg.CourseDirectory.course_id == grading.COURSE_ID
     assert hub.configured_exchange(root) == tmp_path / "ex"
     cfg = Config()
-    exec(hub_cfg.read_text(), {"get_config": lambda: cfg}, ns)
+    exec(hub_cfg.read_text(), {"get_config": lambda: cfg})
     assert cfg.Spawner.cmd == [f"{venv}/bin/jupyterhub-singleuser"]
     assert cfg.Spawner.environment["PATH"].startswith(f"{venv}/bin:")
     assert cfg.Authenticator.allowed_users == {"ada", "bo"}

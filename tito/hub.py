@@ -20,7 +20,6 @@ import json
 import os
 import stat
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,21 +168,22 @@ def privacy_problems(root: Path) -> list[str]:
             problems.append(f"{p} has mode {stat.S_IMODE(p.stat().st_mode):04o}")
     submitted = root / "submitted"
     if submitted.is_dir():
+        # submitted/ itself only lists student ids; what is in it is their work.
         for p in [submitted, *submitted.rglob("*")]:
             mode = stat.S_IMODE(p.lstat().st_mode)
             if mode & 0o002:
                 problems.append(f"{p} is world-writable (mode {mode:04o})")
-            elif mode & 0o077:
+            elif mode & 0o077 and p != submitted:
                 problems.append(f"{p} has mode {mode:04o}")
     return problems
 
 
 def make_private(path: Path) -> None:
-    """Take group and other permissions off ``path`` and everything below it."""
+    """``grading.make_private`` on ``path`` and everything below it (nbgrader's collect copies
+    the modes students' hand-ins had in the exchange, up to 777)."""
     for p in [path, *path.rglob("*")] if path.is_dir() else [path]:
-        if p.is_symlink():
-            continue
-        os.chmod(p, stat.S_IMODE(p.stat().st_mode) & 0o700)
+        if not p.is_symlink():
+            grading.make_private(p)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,9 +343,9 @@ def doctor_checks(root: Path, student_venv: Path | None) -> list[Check]:
                         f"chmod -R go-rwx {root}"))
     modules = course.REPO_ROOT / "modules"
     open_sources = readable_by_others(modules)
+    who = "every account" if open_sources else "the owner only"
     checks.append(Check("module sources private", not open_sources,
-                        f"{modules} (with the reference solutions) is "
-                        f"{'readable by every account' if open_sources else 'not readable by others'}",
+                        f"{modules} (with the reference solutions) is readable by {who}",
                         f"chmod 700 {course.REPO_ROOT}"))
     if student_venv is None:
         checks.append(Check("students' environment", False, "not given",
