@@ -324,6 +324,7 @@ def autograde(root: Path, module: course.Module, students: list[str], *, jobs: i
         job = _prepare(root, module, s, config, package, package_key, timeout, use_sandbox)
         if job.error:
             outcomes[s] = Outcome(s, f"not graded: {job.error}")
+            _save(_result_path(root, module, s), {"outcome": asdict(outcomes[s])})
             continue
         saved = _load(_result_path(root, module, s))
         if (not force and saved and saved.get("key") == job.key and saved.get("outcome")
