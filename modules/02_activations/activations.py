@@ -858,7 +858,8 @@ for act, fn in [(ReLU(), relu), (Sigmoid(), sigmoid), (Tanh(), tanh), (GELU(), g
     assert isinstance(out, Tensor), f"{act!r}(x) should return a Tensor"
     assert np.allclose(out.data, fn(x).data), f"{act!r}(x) should equal {fn.__name__}(x)"
     assert np.allclose(act.forward(x).data, out.data), f"{act!r}: calling should run forward"
-assert repr(ReLU()) == "ReLU()" and repr(GELU()) == "GELU()", f"repr: {ReLU()!r}, {GELU()!r}"
+assert repr(ReLU()) == "ReLU()" and repr(GELU()) == "GELU(approximate='none')", \
+    f"repr as in PyTorch: {ReLU()!r}, {GELU()!r}"
 assert repr(Softmax()) == "Softmax(dim=-1)", f"default Softmax repr: {Softmax()!r}"
 assert repr(Softmax(dim=0)) == "Softmax(dim=0)", f"Softmax(dim=0) repr: {Softmax(dim=0)!r}"
 assert np.allclose(Softmax(dim=0)(x).data.sum(axis=0), 1.0), "Softmax(dim=0) normalises columns"
