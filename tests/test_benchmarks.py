@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -54,7 +55,8 @@ def test_conv_benchmark_prints_ops_epochs_and_memory():
                "--reps", "1")
     assert "| tinytorch |" in out and "| torch |" in out, out
     epoch_row = next(line for line in out.splitlines() if line.startswith("| tinytorch |"))
-    assert epoch_row.split("|")[5].strip().endswith("x"), epoch_row
+    ratio = epoch_row.split("|")[5].strip()
+    assert re.fullmatch(r"\d+\.\d\dx \(\d+\.\d\dx-\d+\.\d\dx\)", ratio), epoch_row
     assert "| conv2 16->32 14x14 k5 forward + backward |" in out
     memory = [line for line in out.splitlines() if line.startswith("| conv1") and "25.0x" in line]
     assert memory, "padding 2 with a 5 x 5 kernel: the columns are 25 times the input"
