@@ -287,6 +287,8 @@ def _api(root: Path, config, results: Path):
         ReplayExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
         AssignLatePenalties, CheckCellMetadata]
     override.ReplayExecute.results_dir = str(results)
+    if "AssignLatePenalties" not in config or "plugin_class" not in config.AssignLatePenalties:
+        override.AssignLatePenalties.plugin_class = "tito.nbgrader_plugins.LatePenaltyPerDay"
     cfg = Config(config)
     cfg.merge(override)
     import warnings
@@ -314,6 +316,7 @@ def autograde(root: Path, module: course.Module, students: list[str], *, jobs: i
             raise NoSandbox(f"{err} (or, trusting every submission, pass --unsafe-no-sandbox)"
                             ) from None
     config = _config(root)
+    grading.apply_due_dates(root)
     timeout = int(timeout or config.get("Execute", {}).get("timeout", grading.DEFAULT_TIMEOUT))
     package = grading_package(module)
     package_key = _digest(json.dumps(package, sort_keys=True))

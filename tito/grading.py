@@ -75,6 +75,32 @@ c.Execute.extra_arguments = [
 c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100
 
+# Student code runs only in tito's sandboxed workers: nbgrader's own execution step is replaced by
+# one that replays their outputs, so a plain `nbgrader autograde` here refuses instead of running
+# submissions as you. Grade with `tito nbgrader autograde`.
+c.Autograde.sanitize_preprocessors = [
+    "tito.nbgrader_plugins.RepairSubmission",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.Autograde.autograde_preprocessors = [
+    "tito.nbgrader_plugins.ReplayExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+# Late work (due dates: `tito nbgrader init --due 01=2027-02-01T23:59`): each day late, or part of
+# one, costs this fraction of the score the notebook earned, down to zero.
+c.AssignLatePenalties.plugin_class = "tito.nbgrader_plugins.LatePenaltyPerDay"
+c.LatePenaltyPerDay.per_day = 0.1
+
 # Feedback shows the test cells the student saw, never the hidden tests.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
@@ -117,6 +143,64 @@ def init_course(root: Path, timeout: int = DEFAULT_TIMEOUT, force: bool = False)
     config.write_text(CONFIG_TEMPLATE.format(course_id=COURSE_ID, timeout=int(timeout)),
                       encoding="utf-8")
     return True
+
+
+DUE_FILE = Path(".tito") / "due.json"
+
+
+def parse_due(items: Iterable[str]) -> dict[str, str]:
+    """``NN=YYYY-MM-DDTHH:MM`` (UTC unless the time names its zone) -> {assignment id: ISO}."""
+    from datetime import datetime, timezone
+
+    out = {}
+    for item in items:
+        key, sep, when = item.partition("=")
+        if not sep:
+            raise GradingError(f"--due {item}: write it as NN=YYYY-MM-DDTHH:MM, e.g. "
+                               f"01=2027-02-01T23:59")
+        m = course.get_module(key)
+        try:
+            t = datetime.fromisoformat(when)
+        except ValueError:
+            raise GradingError(f"--due {item}: '{when}' is not a date and time like "
+                               f"2027-02-01T23:59") from None
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=timezone.utc)
+        out[assignment_id(m)] = t.astimezone(timezone.utc).isoformat()
+    return out
+
+
+def due_dates(root: Path) -> dict[str, str]:
+    import json
+
+    try:
+        return json.loads((root / DUE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def set_due_dates(root: Path, due: dict[str, str]) -> None:
+    import json
+
+    from tito.progress import atomic_write_text
+
+    merged = {**due_dates(root), **due}
+    atomic_write_text(root / DUE_FILE, json.dumps(merged, indent=2, sort_keys=True) + "\n")
+
+
+def apply_due_dates(root: Path) -> None:
+    """Put the course's due dates on the gradebook's assignments (nbgrader reads them there)."""
+    from datetime import datetime
+
+    due = due_dates(root)
+    if not due or not (root / "gradebook.db").is_file():
+        return
+    with gradebook(root) as gb:
+        names = {a.name for a in gb.assignments}
+        for aid, when in due.items():
+            if aid in names:
+                naive = datetime.fromisoformat(when).replace(tzinfo=None)  # nbgrader keeps UTC
+                gb.update_or_create_assignment(aid, duedate=naive)
 
 
 def make_private(path: Path) -> None:

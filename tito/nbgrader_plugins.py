@@ -82,3 +82,23 @@ class ReplayExecute(NbGraderPreprocessor):
                 mine.outputs = theirs.get("outputs", [])
                 mine.execution_count = theirs.get("execution_count")
         return nb, resources
+
+
+from nbgrader.plugins import LateSubmissionPlugin  # noqa: E402
+from traitlets import Float  # noqa: E402
+
+
+class LatePenaltyPerDay(LateSubmissionPlugin):
+    """The course's late policy: each day late (or part of one) costs ``per_day`` of the points
+    the notebook scored, down to zero. nbgrader calls it once per notebook of a late submission,
+    with the lateness measured from the hand-in time (timestamp.txt) to the assignment's due
+    date."""
+
+    per_day = Float(0.1, help="the fraction of the score lost per started day late").tag(
+        config=True)
+
+    def late_submission_penalty(self, student_id, score, total_seconds_late):
+        if total_seconds_late <= 0:
+            return 0.0
+        days = -(-total_seconds_late // 86400)  # each started day counts
+        return min(score, score * self.per_day * days)

@@ -66,7 +66,14 @@ def _tail(run: grading.Run, n: int = 15) -> None:
 @_guard
 def cmd_init(args: argparse.Namespace) -> int:
     root = grading.course_dir(args.dir or args.course)
+    due = grading.parse_due(args.due or [])
     wrote = grading.init_course(root, timeout=args.timeout, force=args.force)
+    if due:
+        grading.set_due_dates(root, due)
+        grading.apply_due_dates(root)
+        for aid, when in sorted(due.items()):
+            print(f"  due: {aid} at {when} (late work: LatePenaltyPerDay.per_day in "
+                  f"{grading.CONFIG_NAME}, 10% of the score per started day unless changed)")
     config = root / grading.CONFIG_NAME
     if wrote:
         print(f"course directory ready: {_shown(root)}")
@@ -96,6 +103,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             failed.append(aid)
             continue
         grading.make_private(root / "gradebook.db")
+        grading.apply_due_dates(root)
         leaks = grading.release_leaks(root, m)
         if leaks:
             print(f"{aid}: the release is NOT safe to hand out:")
@@ -378,6 +386,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"time limit per cell when autograding (default "
                         f"{grading.DEFAULT_TIMEOUT})")
     p.add_argument("--force", action="store_true", help="rewrite an existing nbgrader_config.py")
+    p.add_argument("--due", action="append", metavar="NN=WHEN",
+                   help="a module's due date, e.g. 01=2027-02-01T23:59 (UTC unless the time "
+                        "names its zone); repeat for each module. Late hand-ins lose 10%% of "
+                        "their score per started day (AssignLatePenalties in the config)")
     p.set_defaults(func=cmd_init)
 
     p = steps.add_parser("generate", help="module sources -> student notebooks in release/")
