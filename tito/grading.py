@@ -1,9 +1,9 @@
 """The instructor side of the course: module sources -> nbgrader releases -> grades.
 
-Everything here drives the real nbgrader. nbgrader always runs as a separate process
-(``python -m nbgrader ...``) with the course directory as its working directory, so a broken
-student notebook can never take the ``tito`` process down with it; ``tito`` reads the results
-back from the files nbgrader writes and from its gradebook.
+Everything here drives the real nbgrader: generate and feedback run it as a separate process
+(``python -m nbgrader ...``) in the course directory; autograding (tito.autograde) uses its Python
+API, with student code executed only in sandboxed workers. ``tito`` reads results from the files
+nbgrader writes and from its gradebook.
 
 Course directory layout (nbgrader's own; one assignment per module, named like its folder)::
 
@@ -23,11 +23,11 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from tito import course
+from tito import cellformat, course
 
 # As in tito.student: jsonschema (under nbformat and jupytext) would import the optional IRI
 # checker rfc3987_syntax, which compiles a grammar for seconds; notebook schemas never use it.
@@ -38,10 +38,6 @@ CONFIG_NAME = "nbgrader_config.py"
 DEFAULT_TIMEOUT = 60
 COURSE_ID = "tinytorch"
 
-SOLUTION_BEGIN, SOLUTION_END = "BEGIN SOLUTION", "END SOLUTION"
-HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
-# Lines nbgrader writes in place of a solution; they may legitimately appear in a release.
-STUB_LINES = {"# YOUR CODE HERE", "raise NotImplementedError()", "YOUR ANSWER HERE"}
 
 CONFIG_TEMPLATE = '''\
 """nbgrader configuration for the tinytorch course, written by `tito nbgrader init`.
@@ -335,29 +331,10 @@ def write_source(root: Path, module: course.Module) -> Path:
     return dest
 
 
-def _regions(source: str, begin: str, end: str) -> tuple[list[str], list[str]]:
-    """Split a cell's lines into those inside begin/end marker regions and those outside."""
-    inside, outside, depth = [], [], False
-    for line in source.splitlines():
-        if begin in line:
-            depth = True
-            continue
-        if end in line:
-            depth = False
-            continue
-        (inside if depth else outside).append(line)
-    return inside, outside
-
-
 def protected_lines(nb) -> set[str]:
     """Lines that occur only inside solution or hidden-test regions of the source notebook."""
-    secret, public = set(), set()
-    for cell in nb.cells:
-        sol_in, rest = _regions(cell.source, SOLUTION_BEGIN, SOLUTION_END)
-        hid_in, rest = _regions("\n".join(rest), HIDDEN_BEGIN, HIDDEN_END)
-        secret.update(ln.strip() for ln in sol_in + hid_in)
-        public.update(ln.strip() for ln in rest)
-    return {ln for ln in secret - public - STUB_LINES if len(ln) > 3 and not ln.startswith("#")}
+    solutions, hidden = cellformat.secret_lines(c.source for c in nb.cells)
+    return solutions | hidden
 
 
 def release_leaks(root: Path, module: course.Module) -> list[str]:
@@ -373,7 +350,7 @@ def release_leaks(root: Path, module: course.Module) -> list[str]:
     released = nbformat.read(str(nb_path), as_version=4)
     secret = protected_lines(source_notebook(module))
     for i, cell in enumerate(released.cells):
-        for marker in (SOLUTION_BEGIN, SOLUTION_END, HIDDEN_BEGIN, HIDDEN_END):
+        for marker in cellformat.DELIMITERS:
             if marker in cell.source:
                 problems.append(f"cell {i}: marker '{marker}' left in the release")
         for line in cell.source.splitlines():
@@ -398,17 +375,6 @@ def submitted_students(root: Path, module: course.Module, student: str | None = 
     return out
 
 
-_STUDENT_IN_PATH = re.compile(r"[\\/]submitted[\\/](?P<student>[^\\/]+)[\\/]")
-_AUTOGRADED_IN_PATH = re.compile(r"[\\/]autograded[\\/](?P<student>[^\\/]+)[\\/]")
-
-
-def student_in_log_line(line: str, folder: str = "submitted") -> str | None:
-    """The student whose submission a nbgrader log line is about, if it names one."""
-    pattern = _STUDENT_IN_PATH if folder == "submitted" else _AUTOGRADED_IN_PATH
-    m = pattern.search(line)
-    return m["student"] if m else None
-
-
 def db_url(root: Path) -> str:
     return "sqlite:///" + (root / "gradebook.db").as_posix()
 
@@ -419,17 +385,6 @@ def gradebook(root: Path):
     if not (root / "gradebook.db").is_file():
         raise GradingError(f"{root} has no gradebook yet: run `tito nbgrader generate` first")
     return Gradebook(db_url(root), COURSE_ID)
-
-
-@dataclass
-class StudentResult:
-    student: str
-    graded: bool
-    score: float = 0.0
-    max_score: float = 0.0
-    timeouts: list[str] = field(default_factory=list)     # grade ids whose cell timed out
-    errors: list[str] = field(default_factory=list)       # grade ids whose test failed
-    notes: list[str] = field(default_factory=list)        # from nbgrader's warnings
 
 
 def submitted_notebook(root: Path, module: course.Module, student: str) -> Path:
@@ -492,12 +447,7 @@ def released(root: Path, module: course.Module) -> bool:
 
 def hidden_test_lines(module: course.Module) -> set[str]:
     """Lines of the module's hidden tests that never appear in a student's view."""
-    secret, public = set(), set()
-    for cell in source_notebook(module).cells:
-        inside, rest = _regions(cell.source, HIDDEN_BEGIN, HIDDEN_END)
-        secret.update(ln.strip() for ln in inside)
-        public.update(ln.strip() for ln in rest)
-    return {ln for ln in secret - public if len(ln) > 3}
+    return cellformat.secret_lines(c.source for c in source_notebook(module).cells)[1]
 
 
 def feedback_leaks(path: Path, module: course.Module) -> list[str]:
@@ -506,12 +456,22 @@ def feedback_leaks(path: Path, module: course.Module) -> list[str]:
 
     text = html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8",
                                                                errors="replace")))
-    found = [HIDDEN_BEGIN] if HIDDEN_BEGIN in text else []
+    found = [cellformat.BEGIN_HIDDEN] if cellformat.BEGIN_HIDDEN in text else []
     # Whole lines only: a hidden line can be the start of a longer visible one (the same assert
     # with a message), and the visible one belongs in the feedback.
-    shown = {ln.strip() for ln in text.splitlines()}
-    found += sorted(hidden_test_lines(module) & shown)
-    return found
+    return found + cellformat.leaked_lines(text, hidden_test_lines(module))
+
+
+def output_leaks(path: Path, module: course.Module) -> list[str]:
+    """Hidden-test lines anywhere in what a graded notebook's cells printed (a student's code
+    that printed the tests it could see, however it wrapped them)."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    printed = "\n".join(
+        str(o.get("text", "")) + "\n".join(str(v) for v in o.get("data", {}).values())
+        + "\n".join(o.get("traceback", [])) for c in nb.cells for o in c.get("outputs", []))
+    return sorted(line for line in hidden_test_lines(module) if line in printed)
 
 
 def submission_notes(root: Path, module: course.Module, student: str) -> list[str]:
@@ -547,17 +507,6 @@ def submission_notes(root: Path, module: course.Module, student: str) -> list[st
     return notes
 
 
-def skipped_students(lines: Iterable[str]) -> list[str]:
-    """Students whose earlier autograde nbgrader kept (run without --force)."""
-    out = []
-    for line in lines:
-        if "Skipping existing assignment" in line:
-            who = student_in_log_line(line, folder="autograded")
-            if who and who not in out:
-                out.append(who)
-    return out
-
-
 def max_score(root: Path, module: course.Module) -> float | None:
     """Total points of an assignment as the gradebook knows it (None: not generated)."""
     from nbgrader.api import MissingEntry
@@ -567,22 +516,6 @@ def max_score(root: Path, module: course.Module) -> float | None:
             return float(gb.find_assignment(assignment_id(module)).max_score)
         except MissingEntry:
             return None
-
-
-def failure_reason(lines: list[str], student: str) -> str:
-    """The last line of the error nbgrader logged for one student's submission, if any."""
-    marker = re.compile(r"There was an error processing assignment: .*[\\/]submitted[\\/]"
-                        + re.escape(student) + r"[\\/]")
-    for i, line in enumerate(lines):
-        if marker.search(line):
-            block = []
-            for follow in lines[i + 1:]:
-                if follow.startswith("[") and "|" in follow.split("]")[0] and block:
-                    break
-                if follow.strip() and "| ERROR] Traceback" not in follow:
-                    block.append(follow.strip())
-            return block[-1] if block else "see the log"
-    return "see the log"
 
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")

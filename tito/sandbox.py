@@ -181,7 +181,7 @@ def kernel_command(mounts: Mounts, limits: Limits, connection_file: str,
     args += ["--bind", str(mounts.work), "/sbx/work",
              "--bind", str(mounts.ipc), str(mounts.ipc),
              "--proc", "/proc", "--dev", "/dev",
-             "--unshare-all", "--new-session",
+             "--unshare-all", "--die-with-parent", "--new-session",
              "--uid", str(NOBODY), "--gid", str(NOBODY), "--hostname", "sandbox",
              "--chdir", "/sbx/work", "--clearenv"]
     env = {

@@ -49,7 +49,8 @@ def _guard(step: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
 def _console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    # Into a file or a pipe, a table row stays one line however long its notes are.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 1000)
 
 
 def _tail(run: grading.Run, n: int = 15) -> None:
@@ -282,7 +283,9 @@ def cmd_feedback(args: argparse.Namespace) -> int:
                 bad = True
                 continue
             made += 1
-            if grading.feedback_leaks(html, m):
+            graded_nb = grading.graded_notebook(root, m, s)
+            if grading.feedback_leaks(html, m) or (
+                    graded_nb.is_file() and grading.output_leaks(graded_nb, m)):
                 leaked.append(s)
         if leaked:
             print(f"{aid}: hidden tests visible in the feedback of {', '.join(leaked)}; "
