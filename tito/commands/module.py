@@ -1,6 +1,7 @@
 """`tito module start/test/complete/status/reset`: the student's workflow.
 
     tito module start 01 [--open]        make modules/01_tensor/tensor.ipynb and say how to open it
+        [--no-browser] [--port N]        (JupyterLab serves on 127.0.0.1 only)
     tito module test 01 [--notebook] [-k EXPR] [--verbose]
                                          test your notebook's code (not the package)
     tito module complete 01              test it, then export it into tinytorch/ and record it
@@ -12,6 +13,7 @@ Which tests run is described in ``tito/student.py``; progress is kept by ``tito/
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import textwrap
@@ -60,14 +62,28 @@ def _saved(nb: Path) -> str:
             f"latest edits)")
 
 
-def _open_command(nb: Path) -> list[str]:
-    return [sys.executable, "-m", "jupyter", "lab", str(nb)]
+def _open_command(nb: Path, browser: bool = True, port: int | None = None) -> list[str]:
+    # Loopback only: the server runs the student's code and must not be reachable from
+    # other machines.
+    cmd = [sys.executable, "-m", "jupyter", "lab", str(nb), "--ip=127.0.0.1"]
+    if not browser:
+        cmd.append("--no-browser")
+    if port is not None:
+        cmd += [f"--port={port}", "--ServerApp.port_retries=0"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")      # a container's only user: JupyterLab refuses it otherwise
+    return cmd
 
 
-def _launch(nb: Path) -> int:
+def _launch(nb: Path, args: argparse.Namespace) -> int:
+    browser, port = not getattr(args, "no_browser", False), getattr(args, "port", None)
+    if port is not None and not 0 < port < 65536:
+        raise _usage(f"--port {port} is not a port number; use one from 1024 to 65535")
     _say(f"Opening {_rel(nb)} in JupyterLab (stop it with Ctrl+C) ...")
+    if not browser:
+        _say("No browser is opened: use the URL JupyterLab prints below (it holds the token).")
     try:
-        return subprocess.call(_open_command(nb), cwd=_root())
+        return subprocess.call(_open_command(nb, browser, port), cwd=_root())
     except KeyboardInterrupt:
         return 0
     except OSError as err:
@@ -91,9 +107,12 @@ def start(args: argparse.Namespace) -> int:
     if progress.student_only(root):
         raise _usage(progress.student_only(root))
     nb = m.notebook(root)
+    if (args.no_browser or args.port is not None) and not args.open:
+        raise _usage("--no-browser and --port go with --open: "
+                     f"`tito module start {m.number} --open --no-browser --port 8888`")
     if nb.exists():
         if args.open:
-            return _launch(nb)
+            return _launch(nb, args)
         raise _usage(f"{_rel(nb)} already exists and is never overwritten: open it with "
                      f"`tito module start {m.number} --open`, or back it up and start again "
                      f"with `tito module reset {m.number}`")
@@ -107,7 +126,7 @@ def start(args: argparse.Namespace) -> int:
     _say(f"Module {m.number}: {m.title}")
     _say(f"Created {_rel(nb)} — your copy to work in.")
     if args.open:
-        return _launch(nb)
+        return _launch(nb, args)
     _say("Open it with:")
     _say(f"    jupyter lab {_rel(nb)}")
     _say(f"    (or: tito module start {m.number} --open)")
@@ -398,6 +417,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = actions.add_parser("start", help="make your notebook for a module and say how to open it")
     s.add_argument("module", help="module number or name, e.g. 01")
     s.add_argument("--open", action="store_true", help="open the notebook in JupyterLab")
+    s.add_argument("--no-browser", action="store_true",
+                   help="with --open: start JupyterLab without opening a browser window")
+    s.add_argument("--port", type=int, help="with --open: the port JupyterLab listens on")
     s.set_defaults(func=start)
 
     t = actions.add_parser("test", help="run a module's tests against your notebook's code")
