@@ -96,9 +96,11 @@ def findings(sources: list[str]) -> list[str]:
                 add(HARNESS_NAMES[node.id])
             elif isinstance(node, ast.Attribute) and node.attr in HARNESS_NAMES:
                 add(HARNESS_NAMES[node.attr])
-            elif isinstance(node, ast.Attribute) and node.attr in {"__dict__", "__code__",
-                                                                   "__globals__"}:
+            elif isinstance(node, ast.Attribute) and node.attr in {"__code__", "__globals__"}:
                 add(f"reaches into {node.attr}")
+            elif (isinstance(node, ast.Attribute) and node.attr == "modules"
+                  and imported.get(_root(node) or "") == "sys"):
+                add("changes the loaded modules (sys.modules)")
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [
                     node.module or ""]
@@ -117,8 +119,11 @@ def findings(sources: list[str]) -> list[str]:
                 targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [
                     node.target]
             for t in targets:
-                if isinstance(t, ast.Attribute) and _root(t) in shared:
+                if isinstance(t, (ast.Attribute, ast.Subscript)) and _root(t) in shared:
                     add(f"rebinds {ast.unparse(t)} (from {imported[_root(t)]})")
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "vars" and node.args and _root(node.args[0]) in shared):
+                add(f"reaches into the namespace of {imported[_root(node.args[0])]} (vars)")
     return out
 
 
