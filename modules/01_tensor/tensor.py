@@ -40,6 +40,13 @@
 # made me, from which inputs* — and module 05 will read those notes to run the chain rule
 # backwards. You do not need to understand that yet: the helper that writes the note is given.
 
+# %% [markdown]
+# **How to work in this notebook.** Fill in each `TODO` where it stands and run the cell; the
+# graded cell after it checks your work. `tito module test 01` tests this notebook *as
+# saved on disk*, so save it first (Ctrl+S): edits that are only in the browser are not tested.
+# `tito module test 01 -k NAME --verbose` runs the tests whose names contain NAME and
+# prints each failure in full.
+
 # %%
 #| default_exp core.tensor
 

@@ -46,6 +46,13 @@
 # As in modules 01 and 02 you write forward math only. The new operation of this module,
 # `linear`, records a note for autograd exactly like `matmul` did; module 05 will use it.
 
+# %% [markdown]
+# **How to work in this notebook.** Fill in each `TODO` where it stands and run the cell; the
+# graded cell after it checks your work. `tito module test 03` tests this notebook *as
+# saved on disk*, so save it first (Ctrl+S): edits that are only in the browser are not tested.
+# `tito module test 03 -k NAME --verbose` runs the tests whose names contain NAME and
+# prints each failure in full.
+
 # %%
 #| default_exp core.layers
 

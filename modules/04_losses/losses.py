@@ -43,6 +43,13 @@
 # with their own names (`"cross_entropy"`, `"binary_cross_entropy"`) and, like `log_softmax`,
 # they save exactly the values module 05's backward rules will read.
 
+# %% [markdown]
+# **How to work in this notebook.** Fill in each `TODO` where it stands and run the cell; the
+# graded cell after it checks your work. `tito module test 04` tests this notebook *as
+# saved on disk*, so save it first (Ctrl+S): edits that are only in the browser are not tested.
+# `tito module test 04 -k NAME --verbose` runs the tests whose names contain NAME and
+# prints each failure in full.
+
 # %%
 #| default_exp core.losses
 

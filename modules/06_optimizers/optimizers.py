@@ -42,6 +42,13 @@
 # An optimizer never builds a graph. It reads `p.grad.data`, keeps a little memory of its own
 # per parameter (`state`), and rewrites `p.data` in place.
 
+# %% [markdown]
+# **How to work in this notebook.** Fill in each `TODO` where it stands and run the cell; the
+# graded cell after it checks your work. `tito module test 06` tests this notebook *as
+# saved on disk*, so save it first (Ctrl+S): edits that are only in the browser are not tested.
+# `tito module test 06 -k NAME --verbose` runs the tests whose names contain NAME and
+# prints each failure in full.
+
 # %%
 #| default_exp core.optimizers
 

@@ -43,6 +43,13 @@
 # Modules 01-06 gave you a model and a way to improve it. This module gives the training loop
 # its `for x, y in loader:` line. It needs only the `Tensor` from module 01.
 
+# %% [markdown]
+# **How to work in this notebook.** Fill in each `TODO` where it stands and run the cell; the
+# graded cell after it checks your work. `tito module test 07` tests this notebook *as
+# saved on disk*, so save it first (Ctrl+S): edits that are only in the browser are not tested.
+# `tito module test 07 -k NAME --verbose` runs the tests whose names contain NAME and
+# prints each failure in full.
+
 # %%
 #| default_exp core.dataloader
 
