@@ -377,6 +377,31 @@ def test_gradients_stay_float32(fn):
             assert t.grad.dtype == np.float32
 
 
+@pytest.mark.parametrize("dim, keepdim", [(None, False), (1, False), (0, True), ((0, 1), False)])
+def test_reduction_rules_return_float32(dim, keepdim):
+    """A rule's own output stays float32 (the engine would cast it back, at a cost)."""
+    x = f32(3, 4, seed=3)
+    for name in ("sum", "mean"):
+        made = getattr(x, name)(dim=dim, keepdim=keepdim)
+        (g,) = getattr(ag, f"{name}_backward")(np.ones(made.shape, np.float32), made._node)
+        assert g.dtype == np.float32, f"{name}_backward(dim={dim}) returned {g.dtype}"
+
+
+def test_a_shared_gradient_array_is_never_added_into():
+    """add hands one array to both inputs; broadcast gradients are read-only views."""
+    p, q = f32(2, seed=1), f32(2, seed=2)
+    y1, y2 = p * 2.0, q * 2.0
+    seed = np.ones(2, np.float32)
+    backward((y1 + y2) + y1, seed)
+    assert np.allclose(p.grad.data, 4.0) and np.allclose(q.grad.data, 2.0), \
+        "y1 is used twice: 2 + 2 for p, while q's gradient must stay 2"
+    assert np.all(seed == 1.0), "the caller's gradient array is left as it was"
+    p.grad = q.grad = None
+    y1, y2 = p * 2.0, q * 2.0
+    backward(((y1 + y2) + y1).sum())
+    assert np.allclose(p.grad.data, 4.0) and np.allclose(q.grad.data, 2.0)
+
+
 def test_integer_inputs_to_linear():
     pixels = np.arange(6).reshape(2, 3)          # raw int64 pixel values
     w = f32(4, 3)

@@ -636,7 +636,8 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
         3. For each ``(inp, need, r)`` in ``zip(node.inputs, node.needs, results)`` with
            ``need`` True: ``r = _fit(r, inp, node.op, i)``; a leaf gets
            ``accumulate_grad(inp, r)``; a non-leaf gets ``r`` stored in ``grads`` — or added
-           (into a new array) to what is already there.
+           (into a new array) to what is already there. Never ``+=``: a rule may hand one
+           array to several inputs (``add`` does), and broadcast gradients are read-only.
         4. Unless ``retain_graph``, free the note: ``node.saved = None``, ``node.inputs = ()``.
     EXAMPLE: L = (a*b + c)**2 with a=2, b=-3, c=10: backward(L) gives a.grad = -24.
     HINTS: ``enumerate`` gives you ``i`` for the error message of ``_fit``.
@@ -717,6 +718,12 @@ except RuntimeError:
 s = Tensor(3.0, requires_grad=True)
 backward(s)
 assert s.grad.item() == 1.0
+p1 = Tensor([1.0, 2.0], requires_grad=True)
+q1 = Tensor([3.0, 4.0], requires_grad=True)
+y1, y2 = p1 * 2.0, q1 * 2.0
+seed = np.ones(2, np.float32)
+backward((y1 + y2) + y1, seed)
+assert np.all(p1.grad.data == 4.0) and np.all(q1.grad.data == 2.0) and np.all(seed == 1.0)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1110,6 +1117,11 @@ x = Tensor(np.arange(6, dtype=np.float32).reshape(2, 3), requires_grad=True)
 assert g.shape == (2, 3), f"reshape back to (2, 3), got {g.shape}"
 (g,) = transpose_backward(np.ones((3, 2), np.float32), x.T._node)
 assert g.shape == (2, 3), f"transpose back to (2, 3), got {g.shape}"
+from tinytorch.core.tensor import permute   # a 3-cycle is not its own inverse
+
+cube = Tensor(np.zeros((2, 3, 4), np.float32), requires_grad=True)
+(g,) = transpose_backward(np.ones((3, 4, 2), np.float32), permute(cube, (1, 2, 0))._node)
+assert g.shape == (2, 3, 4), f"axes (1, 2, 0) are undone by their inverse: got {g.shape}"
 (g,) = getitem_backward(np.ones((3, 3), np.float32), x[np.array([0, 0, 1])]._node)
 assert np.allclose(g, [[2, 2, 2], [1, 1, 1]]), f"row 0 was read twice: it gets 2, got {g}"
 assert gradcheck(lambda t: t.reshape(3, 2) * t.reshape(3, 2), [_f64(2, 3)])
@@ -1406,6 +1418,12 @@ p_in = Tensor(np.random.default_rng(0).uniform(0.1, 0.9, (2, 3)), requires_grad=
 t_in = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.5]])
 for red in ("mean", "sum", "none"):
     assert gradcheck(lambda p: binary_cross_entropy(p, t_in, reduction=red), [p_in]), red
+edge = Tensor(np.array([0.0, 1.0], np.float32), requires_grad=True)
+(g,) = binary_cross_entropy_backward(
+    np.array(1.0, np.float32),
+    binary_cross_entropy(edge, np.array([1.0, 0.0], np.float32), reduction="sum")._node)
+assert np.all(np.abs(g) > 1e11) and np.all(np.isfinite(g)), \
+    f"p = 0 or 1 (and the wrong target): a large, finite gradient, 1 / 1e-12; got {g}"
 assert gradcheck(lambda x, w, b: linear(x, w, b), [_f64(4, 3), _f64(2, 3, seed=1),
                                                    _f64(2, seed=2)]), "linear with bias"
 assert gradcheck(lambda x, w: linear(x, w), [_f64(2, 5, 3), _f64(4, 3, seed=1)]), "batched"
