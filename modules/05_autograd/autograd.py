@@ -1513,8 +1513,10 @@ class no_grad:
 
     TODO: ``__enter__`` switches the mode to ``self.mode`` and remembers the previous mode;
         ``__exit__`` restores it (also when the block raised).
-    APPROACH: ``self._previous.append(set_grad_enabled(self.mode))`` and
-        ``set_grad_enabled(self._previous.pop())``.
+    APPROACH: ``set_grad_enabled(mode)`` returns the mode it replaced. Keep those on the list
+        ``self._previous`` (a stack), not in a single attribute: the same ``no_grad`` object
+        may be entered again before it exits (a decorated function that calls itself), and
+        each exit must restore what its own entry replaced.
     EXAMPLE:
         >>> with no_grad():
         ...     y = w * 2          # y._node is None

@@ -1393,8 +1393,9 @@ ax.set_title("Shipped digits: 12 per class, official MNIST training images")
 plt.show()
 
 # %% [markdown]
-# Your `parse_idx` and the package's `read_idx` should agree byte for byte. We write the test
-# split of the shipped digits as a real IDX file and read it back both ways. And if real MNIST is
+# The package's `read_idx` decodes with your `parse_idx` and adds what a file on disk needs
+# (gzip, the file's name in every error). We write the test split of the shipped digits as a
+# real IDX file and read it back both ways: the same array. And if real MNIST is
 # already on this machine (after `tito data fetch mnist`), we load it without touching the
 # network (`download=False`).
 
