@@ -227,7 +227,7 @@ def test_model_optimizer_and_scheduler_state_round_trip_exactly(tmp_path, opt_cl
 def test_save_refuses_what_it_cannot_store_and_names_the_place(tmp_path):
     with pytest.raises(TypeError, match=r"checkpoint\['opt'\]\['state'\]\[0\]\[1\]"):
         save({"opt": {"state": {0: [1, object()]}}}, tmp_path / "x.npz")
-    with pytest.raises(TypeError, match="only pickle can store"):
+    with pytest.raises(TypeError, match="object"):
         save({"a": np.array([1, None], dtype=object)}, tmp_path / "x.npz")
     with pytest.raises(TypeError, match="key"):
         save({("a", 1): 2}, tmp_path / "x.npz")

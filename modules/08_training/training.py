@@ -385,7 +385,8 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
            ``grad`` is not None. None left: return ``Tensor(0.0)``.
         2. Per-parameter norms in float64: ``np.linalg.norm(g.ravel(), ord=norm_type)``; the
            total is the same norm of that list (``max`` of them for ``inf``).
-        3. A non-finite total with ``error_if_nonfinite``: raise RuntimeError.
+        3. A non-finite total with ``error_if_nonfinite``: raise RuntimeError (say that
+           ``error_if_nonfinite=False`` clips anyway).
         4. ``coef = max_norm / (total + 1e-6)``; if ``coef < 1``, give each parameter
            ``Tensor(p.grad.data * np.float32(coef)...)`` in the gradient's dtype.
         5. Return ``Tensor(total)`` as float32.
@@ -520,12 +521,13 @@ def pack_state(obj) -> tuple:
         1. Check ``np.generic`` (numpy scalars) first, then ``Tensor``, then ``np.ndarray``:
            store the array (``np.asarray(value)`` for a scalar, ``value.data`` for a Tensor)
            under ``f"a{len(arrays)}"`` and return the tagged reference. An array whose
-           ``dtype.hasobject`` is True: raise TypeError naming ``where``.
+           ``dtype.hasobject`` is True: raise TypeError naming ``where`` (Python objects).
         2. ``None``, bool, int, float, str: return the value itself.
-        3. list: ``[walk(v, ...) for ...]``; tuple: ``{"tuple": [...]}``.
-        4. dict: ``{"dict": [[k, walk(v, ...)], ...]}``; a key that is not one of
-           ``_KEY_TYPES``: TypeError naming ``where``.
-        5. Anything else: TypeError naming ``where`` and the type.
+        3. list: ``[walk(v, f"{where}[{i}]") for i, v in ...]``; tuple: ``{"tuple": [...]}``.
+        4. dict: ``{"dict": [[k, walk(v, f"{where}[{k!r}]")], ...]}``; a key that is not one
+           of ``_KEY_TYPES``: TypeError naming ``where`` and the key's type.
+        5. Anything else: TypeError naming ``where`` and the type, and suggesting to save the
+           object's ``state_dict()`` instead.
         Return ``(walk(obj, "checkpoint"), arrays)``.
     EXAMPLE:
         >>> pack_state({"w": np.zeros(2), "step": (1, None)})
@@ -700,7 +702,8 @@ def save(obj, path) -> Path:
 
     TODO: pack, then write a temporary file in the same folder and move it into place.
     APPROACH:
-        1. ``structure, arrays = pack_state(obj)`` (before touching the disk).
+        1. ``structure, arrays = pack_state(obj)`` (before touching the disk). A folder
+           ``path.parent`` that is not there: FileNotFoundError saying it does not exist.
         2. ``header = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
            "structure": structure}``; its bytes: ``json.dumps(header).encode("utf-8")``, as
            ``np.frombuffer(..., dtype=np.uint8)``.
@@ -713,7 +716,7 @@ def save(obj, path) -> Path:
     EXAMPLE: ``save({"w": np.ones(3)}, "ckpt.npz")`` writes exactly ``ckpt.npz``.
     HINTS:
         - Passing a file object to ``np.savez`` keeps it from appending ``.npz`` to the name.
-        - ``path.parent`` must exist; ``Path(tmp).unlink(missing_ok=True)`` cleans up.
+        - ``Path(tmp).unlink(missing_ok=True)`` cleans up.
     """
     ### BEGIN SOLUTION
     path = Path(path)
@@ -743,12 +746,14 @@ def load(path):
 
     TODO: open with ``allow_pickle=False``, check the header, unpack.
     APPROACH:
-        1. A missing file: FileNotFoundError naming it. A file that does not start with the
-           zip signature ``b"PK\\x03\\x04"``: CheckpointError (check before numpy sees it).
+        Every message is one line that names the file.
+        1. A missing file: FileNotFoundError ("no checkpoint at ..."). A file that does not
+           start with the zip signature ``b"PK\\x03\\x04"``: CheckpointError saying it is "not
+           a tinytorch checkpoint" (check before numpy sees it).
         2. ``archive = np.load(path, allow_pickle=False)``; close it in a ``finally``. numpy
            raises ValueError, OSError, EOFError or ``zipfile.BadZipFile`` for a damaged file,
            and ValueError mentioning "pickle" when an entry is a pickled object array: turn
-           all of them into ``CheckpointError`` (a different sentence for the pickle).
+           all of them into ``CheckpointError`` (for the pickle, one that says "pickled").
         3. No ``_STRUCTURE`` in ``archive.files``: CheckpointError ("not a tinytorch
            checkpoint"). Decode the bytes as JSON; check ``format`` and ``version``.
         4. ``unpack_state(header["structure"], archive)`` — while the archive is open.
@@ -904,7 +909,7 @@ def train_epoch(model, loader, loss_fn, optimizer, max_norm: float | None = None
            ``clip_grad_norm_(model.parameters(), max_norm)``; then ``optimizer.step()``.
         3. ``n = len(labels)``: ``total += loss.item() * n``; ``correct += number of rows
            whose argmax equals the label``; ``seen += n``.
-        4. An empty loader: raise ValueError. Return ``{"loss": total / seen,
+        4. An empty loader: raise ValueError ("... no batches"). Return ``{"loss": total / seen,
            "accuracy": correct / seen}``.
     EXAMPLE: ``train_epoch(net, loader, CrossEntropyLoss(), Adam(net.parameters()))``
         -> ``{"loss": 0.71, "accuracy": 0.78}``
@@ -938,7 +943,7 @@ def evaluate(model, loader, loss_fn) -> dict:
 
     TODO: the right column of the picture above.
     APPROACH: ``model.eval()``; ``with no_grad():`` loop over the batches, counting as in
-        ``train_epoch`` (no backward, no step). An empty loader: ValueError.
+        ``train_epoch`` (no backward, no step). An empty loader: ValueError ("no batches").
     EXAMPLE: ``evaluate(net, val_loader, CrossEntropyLoss())`` -> ``{"loss": 0.52,
         "accuracy": 0.86}``
     HINTS: leave the model in eval mode; ``train_epoch`` switches it back.
