@@ -326,7 +326,7 @@ print(f"naive conv2d, batch 8: {naive_s * 1e3:.0f} ms -> a batch of 128 would ta
 # ```
 #
 # Putting `C` first before padding makes the matrix product's output come out as
-# `(O, N, Ho, Wo)` and lets the backward pass use the same layout; section 5 measures what the
+# `(O, N, Ho, Wo)` and lets the backward pass use the same layout; section 7 measures what the
 # copy costs.
 
 # %% nbgrader={"schema_version": 3, "grade": false, "grade_id": "im2col", "solution": true, "locked": false}
