@@ -2,7 +2,7 @@
 
 Every part of tito that reads or writes the marked regions of a module source asks this file:
 the linter, the exporter, the student edition, the release and the grading. nbgrader matches a
-delimiter anywhere in a line (``### BEGIN SOLUTION`` is the spelling the sources use).
+delimiter anywhere in a line; the sources write ``MARK`` (three hashes) in front of it.
 
 This file ships in the student edition, whose release check refuses any file holding a
 delimiter; so each delimiter is written here once, in two pieces.

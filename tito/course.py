@@ -93,6 +93,25 @@ MILESTONES: tuple[Milestone, ...] = (
 )
 
 
+def test_markers(text: str) -> set[str]:
+    """The course markers (``moduleNN``, ``integration``) a test file applies with ``pytest.mark``.
+
+    Only code counts, not a marker name inside a string. The student loop picks its test files
+    and the student edition its tests by this one rule.
+    """
+    import ast
+    import re
+
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return set(re.findall(r"\bmark\.(module\d+|integration)\b", text))
+    return {node.attr for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "mark"
+            and (node.attr == "integration" or re.fullmatch(r"module\d+", node.attr))}
+
+
 class CourseError(LookupError):
     """A module or milestone that the course map does not know."""
 

@@ -23,7 +23,6 @@ Which tests run (the rule ``tito module test`` and ``complete`` share):
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -322,18 +321,15 @@ def remove_export(module: course.Module, root: Path | None = None) -> list[Path]
 
 # ---- running the tests ---------------------------------------------------------------------
 
-MARKER_WORD = re.compile(r"\b(module\d+|integration)\b")
-
-
 def test_files(root: Path, wanted: set[str]) -> list[Path]:
-    """Test files under ``tests/`` that mention one of the ``wanted`` marker names."""
+    """Test files under ``tests/`` whose code applies one of the ``wanted`` markers."""
     tests = root / "tests"
     found = []
     for f in sorted(tests.rglob("*.py")) if tests.is_dir() else ():
         if not (f.name.startswith("test_") or f.name.endswith("_test.py")):
             continue
         try:
-            words = set(MARKER_WORD.findall(f.read_text(encoding="utf-8")))
+            words = course.test_markers(f.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError):
             continue
         if words & wanted:
