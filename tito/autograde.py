@@ -22,6 +22,8 @@ import base64
 import hashlib
 import json
 import os
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -67,6 +69,14 @@ def grading_package(module: course.Module) -> dict[str, str]:
     before = [m for m in course.MODULES if m.number < module.number and m.source().is_file()]
     files = export.expected_files(before)
     return {f"tinytorch/{rel.as_posix()}": text for rel, text in sorted(files.items())}
+
+
+def package_data() -> dict[str, str]:
+    """The data files the package ships (the small digits set), base64: not code, so every
+    grading package has them."""
+    data = course.PACKAGE_DIR / "data"
+    return {f"tinytorch/data/{p.name}": base64.b64encode(p.read_bytes()).decode()
+            for p in sorted(data.glob("*")) if p.is_file() and p.suffix != ".py"}
 
 
 def _digest(*parts: str) -> str:
@@ -149,8 +159,11 @@ class _Pool:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
+            # Workers ignore Ctrl-C (the terminal sends it to them too): the coordinator decides
+            # when to stop, and a half-executed notebook is simply executed again next time.
             self.executor = ProcessPoolExecutor(
-                max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+                max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
 
     def submit(self, task: dict):
         from tito.grade_worker import run_task
@@ -226,7 +239,7 @@ def _prepare(root: Path, module: course.Module, student: str, config, package: d
     digest = cells_digest(nb)
     job.key = _digest(digest, package_key, str(timeout), str(use_sandbox))
     job.task = {"notebook": nbformat.writes(nb), "files": submission_files(root, module, student),
-                "package": package, "timeout": timeout, "sandbox": use_sandbox,
+                "package": package, "package_data": package_data(), "timeout": timeout, "sandbox": use_sandbox,
                 "max_output_bytes": MAX_OUTPUT_BYTES, "digest": digest}
     return job
 
@@ -319,7 +332,7 @@ def autograde(root: Path, module: course.Module, students: list[str], *, jobs: i
     grading.apply_due_dates(root)
     timeout = int(timeout or config.get("Execute", {}).get("timeout", grading.DEFAULT_TIMEOUT))
     package = grading_package(module)
-    package_key = _digest(json.dumps(package, sort_keys=True))
+    package_key = _digest(json.dumps([package, package_data()], sort_keys=True))
     results_dir = root / RESULTS
     outcomes: dict[str, Outcome] = {}
     todo: list[_Job] = []
@@ -367,10 +380,21 @@ def autograde(root: Path, module: course.Module, students: list[str], *, jobs: i
     if pending:
         pool = _Pool(jobs, scheduler)
         futures = {}
+        # Ctrl-C stops between submissions, never inside nbgrader's gradebook writes (nbgrader's
+        # API would swallow it there and record a failure); a second Ctrl-C stops at once.
+        stop = []
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            def on_interrupt(signum, frame):
+                stop.append(signum)
+                signal.signal(signal.SIGINT, previous or signal.default_int_handler)
+            previous = signal.signal(signal.SIGINT, on_interrupt)
         try:
             for job in pending:
                 futures[pool.submit(job.task)] = job
             for fut in pool.as_completed(list(futures)):
+                if stop:
+                    raise KeyboardInterrupt
                 job = futures[fut]
                 try:
                     result = fut.result()
@@ -381,9 +405,14 @@ def autograde(root: Path, module: course.Module, students: list[str], *, jobs: i
                           {"key": job.key, "digest": job.task["digest"],
                            "notebook": result["notebook"], "report": result["report"]})
                 finish(job, result)
+                if stop:
+                    raise KeyboardInterrupt
         except KeyboardInterrupt:
             pool.close(cancel=True)
             raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
         pool.close()
     return [outcomes[s] for s in sorted(outcomes)]
 

@@ -273,7 +273,7 @@ def run_task(task: dict) -> dict:
     """Grade-execute one submission: the entry point for the process pool and for Dask.
 
     task: notebook (JSON text), files ({relative path: base64}), package ({relative path:
-    text} of the grading package, or None), timeout, max_output_bytes, sandbox (bool), limits.
+    text} of the grading package, or None), package_data ({relative path: base64}), timeout, max_output_bytes, sandbox (bool), limits.
     Returns: notebook (JSON text, executed), report, or error (text) when nothing could run.
     """
     import nbformat
@@ -295,6 +295,10 @@ def run_task(task: dict) -> dict:
                 dest = package / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_text(text, encoding="utf-8")
+            for rel, data in task.get("package_data", {}).items():
+                dest = package / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(base64.b64decode(data))
         nb = nbformat.reads(task["notebook"], as_version=4)
         limits = sandbox.Limits(**task.get("limits", {}))
         try:

@@ -106,12 +106,13 @@ def system_binds() -> list[str]:
             args += ["--symlink", os.readlink(p), d]
         elif p.is_dir():
             args += ["--ro-bind", d, d]
-    # Shared-library lookup and time zone; nothing else of /etc (no passwd, no hosts).
+    # Shared-library lookup, time zone, fonts; nothing else of /etc (no passwd, no hosts).
     for f in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime"):
         if Path(f).exists():
             args += ["--ro-bind", f, f]
-    if Path("/etc/ld.so.conf.d").is_dir():
-        args += ["--ro-bind", "/etc/ld.so.conf.d", "/etc/ld.so.conf.d"]
+    for d in ("/etc/ld.so.conf.d", "/etc/fonts"):  # libraries; fonts for matplotlib
+        if Path(d).is_dir():
+            args += ["--ro-bind", d, d]
     return args
 
 

@@ -2,7 +2,7 @@
 
 This file runs inside the sandbox (mounted read-only at /sbx/boot.py) before any student code.
 It imports what the tests rely on, photographs it, installs an audit hook (which no later code
-can remove), and then starts ipykernel. The grading client asks, after every cell, what changed:
+can remove) for traces, ctypes and frame or heap walks, and then starts ipykernel. The grading client asks, after every cell, what changed:
 
     user_expressions = {"guard": "__import__('_tinytorch_guard').report()"}
 
@@ -25,19 +25,10 @@ _len = len
 
 
 _ARMED = []
-_GUARDED = ("numpy", "tinytorch", "builtins")
 
 
 def _hook(event, args):
     if not _ARMED:  # the kernel's own start-up is not the student's doing
-        return
-    # Setting an attribute on a class that is not the student's own (numpy's, tinytorch's).
-    if event == "object.__setattr__":
-        obj = args[0]
-        owner = getattr(obj, "__module__", None) if isinstance(obj, type) else None
-        if owner and owner.startswith(_GUARDED) and not args[1].startswith("__"):
-            if _len(_EVENTS) < 200:
-                _append(f"set {obj.__module__}.{obj.__qualname__}.{args[1]}")
         return
     if event in _WATCHED_EVENTS and _len(_EVENTS) < 200:
         _append(event)
@@ -89,9 +80,10 @@ def _watched_modules():
 
 
 def _shell_hooks():
-    try:
-        ip = get_ipython()  # noqa: F821 - defined once the kernel runs
-    except NameError:
+    from IPython import get_ipython
+
+    ip = get_ipython()
+    if ip is None:
         return {}
     out = {
         "ast_transformers": [id(t) for t in ip.ast_transformers],
@@ -99,9 +91,12 @@ def _shell_hooks():
         "input_transformers_cleanup": [id(t) for t in
                                        ip.input_transformer_manager.cleanup_transforms],
         "input_transformers_line": [id(t) for t in ip.input_transformer_manager.line_transforms],
-        "events": {k: [id(f) for f in v] for k, v in ip.events.callbacks.items()},
-        "instance": sorted(k for k, v in vars(ip).items() if isinstance(v, types.MethodType)
-                           or callable(v) and k.startswith(("run_", "show", "_show", "ex"))),
+        # matplotlib's inline backend registers its own callback when pyplot is first used.
+        "events": {k: [id(f) for f in v if not _trusted(f)]
+                   for k, v in ip.events.callbacks.items()},
+        # Methods the shell keeps on itself (ipykernel puts _showtraceback there): by identity.
+        "instance": {k: id(v) for k, v in vars(ip).items() if callable(v)
+                     and not isinstance(v, type)},
         "excepthook": id(sys.excepthook),
         "trace": id(sys.gettrace()), "profile": id(sys.getprofile()),
         "meta_path": [id(f) for f in sys.meta_path],
@@ -109,9 +104,14 @@ def _shell_hooks():
     }
     kernel = getattr(ip, "kernel", None)
     if kernel is not None:
-        out["kernel"] = sorted(k for k, v in vars(kernel).items() if callable(v)
-                               and not isinstance(v, type))
+        out["kernel"] = {k: id(v) for k, v in vars(kernel).items() if callable(v)
+                         and not isinstance(v, type)}
     return out
+
+
+def _trusted(f) -> bool:
+    mod = getattr(f, "__module__", "") or getattr(getattr(f, "__func__", None), "__module__", "")
+    return mod.startswith(("matplotlib", "ipykernel.", "IPython."))
 
 
 _BASE = {}
