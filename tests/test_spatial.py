@@ -77,8 +77,9 @@ def test_col2im_is_the_adjoint_of_im2col(n, c, h, w, kh, kw, sh, sw, ph, pw, see
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, c, h, w))
     cols = im2col(x, (kh, kw), (sh, sw), (ph, pw))
-    ho, wo = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
-    assert cols.shape == (c * kh * kw, n * ho * wo)
+    rows_out = conv_output_size(h, kh, sh, ph)
+    cols_out = conv_output_size(w, kw, sw, pw)
+    assert cols.shape == (c * kh * kw, n * rows_out * cols_out)
     g = rng.standard_normal(cols.shape)
     back = col2im(g, x.shape, (kh, kw), (sh, sw), (ph, pw))
     assert back.shape == x.shape
