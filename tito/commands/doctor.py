@@ -160,9 +160,22 @@ def check_package() -> list[Result]:
     return [Result("package in sync", not bad, found, fix)]
 
 
+def check_sandbox() -> list[Result]:
+    """Whether this machine can autograde (instructors only: students never need it)."""
+    from tito import sandbox
+
+    try:
+        sandbox.check()
+    except sandbox.SandboxUnavailable as err:
+        return [Result("grading sandbox", True, f"not available here, which matters only for "
+                       f"autograding: {err}")]
+    return [Result("grading sandbox", True, "bubblewrap starts sandboxed kernels")]
+
+
 CHECKS: tuple[tuple[str, Callable[[], list[Result]]], ...] = (
     ("python", check_python), ("packages", check_packages), ("jupyter kernel", check_kernel),
     ("course map", check_course), ("package in sync", check_package),
+    ("grading sandbox", check_sandbox),
 )
 
 
