@@ -314,8 +314,8 @@ def _api(root: Path, config, results: Path):
 
 def autograde(root: Path, module: course.Module, students: list[str], *, jobs: int = 1,
               scheduler: str | None = None, use_sandbox: bool = True, force: bool = False,
-              timeout: int | None = None, on_done: Callable[[Outcome], None] | None = None,
-              on_start: Callable[[int], None] | None = None) -> list[Outcome]:
+              timeout: int | None = None,
+              on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """Grade ``students``' submissions of ``module``; returns one Outcome per student, sorted.
 
     Unchanged submissions whose last grading finished are kept (``force`` grades them again).
@@ -350,11 +350,9 @@ def autograde(root: Path, module: course.Module, students: list[str], *, jobs: i
             outcomes[s] = kept
             continue
         todo.append(job)
-    if on_start:
-        on_start(len(todo))
     api = _api(root, config, results_dir) if todo else None
-    for s, o in outcomes.items():
-        if on_done and o.kind == "not graded":
+    for o in outcomes.values():  # hand-ins already settled: unreadable, or kept unchanged
+        if on_done:
             on_done(o)
 
     def finish(job: _Job, result: dict) -> None:

@@ -136,48 +136,12 @@ def _modules_with_release(root: Path, keys: list[str], all_: bool) -> list[cours
     return mods
 
 
-def _autograde_one(root: Path, m: course.Module, args: argparse.Namespace,
-                   console) -> list[autograde.Outcome]:
-    """Grade one assignment in sandboxed workers; print the table; return the outcomes."""
+def _outcome_table(root: Path, m: course.Module, outcomes: list[autograde.Outcome]):
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    from rich.progress import TimeElapsedColumn
     from rich.table import Table
 
-    aid = grading.assignment_id(m)
-    students = grading.submitted_students(root, m, args.student)
-    if not students:
-        who = f"from '{args.student}' " if args.student else ""
-        console.print(f"{aid}: no submissions {who}under "
-                      f"{_shown(root / 'submitted')}/<student>/{aid}/")
-        return []
-    where = f"Dask at {args.scheduler}" if args.scheduler else f"{args.jobs} process(es)"
-    sandboxed = "UNSANDBOXED" if args.unsafe_no_sandbox else "sandboxed"
-    console.print(f"{aid}: {len(students)} submission(s), {sandboxed} kernels, {where}")
-    counts = {"ok": 0, "review": 0, "not graded": 0}
-    with Progress(TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=False) as bar:
-        task = bar.add_task("preparing", total=len(students))
-
-        def describe() -> str:
-            return (f"ok {counts['ok']}  review {counts['review']}  "
-                    f"not graded {counts['not graded']}")
-
-        def on_start(n: int) -> None:
-            bar.update(task, total=n, description=describe())
-
-        def on_done(o: autograde.Outcome) -> None:
-            counts[o.kind] += 1
-            if o.graded_now:
-                bar.advance(task)
-            bar.update(task, description=describe())
-
-        outcomes = autograde.autograde(
-            root, m, students, jobs=args.jobs, scheduler=args.scheduler,
-            use_sandbox=not args.unsafe_no_sandbox, force=args.force, on_done=on_done,
-            on_start=on_start)
     n_tests = len(grading.graded_ids(root, m))
-    table = Table(title=f"{aid} autograded", title_justify="left")
+    table = Table(title=f"{grading.assignment_id(m)} autograded", title_justify="left")
     table.add_column("student", no_wrap=True)
     table.add_column("score", no_wrap=True, justify="right")
     table.add_column("status")
@@ -193,12 +157,58 @@ def _autograde_one(root: Path, m: course.Module, args: argparse.Namespace,
         colour = {"ok": "green", "review": "yellow"}.get(o.kind, "red")
         table.add_row(o.student, score, f"[{colour}]{escape(o.status)[:300]}[/{colour}]",
                       escape("; ".join(notes)))
-    console.print(table)
-    kept = sum(not o.graded_now for o in outcomes)
-    if kept:
-        console.print(f"{aid}: {kept} unchanged submission(s) kept from the last run "
-                      f"(--force grades them again)")
-    return outcomes
+    return table
+
+
+def _autograde_all(root: Path, modules: list[course.Module], args: argparse.Namespace,
+                   console) -> list[autograde.Outcome]:
+    """Grade every module's submissions under one progress bar; print a table per module."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import TimeElapsedColumn
+
+    work = []
+    for m in modules:
+        aid = grading.assignment_id(m)
+        students = grading.submitted_students(root, m, args.student)
+        if students:
+            work.append((m, students))
+        else:
+            who = f"from '{args.student}' " if args.student else ""
+            console.print(f"{aid}: no submissions {who}under "
+                          f"{_shown(root / 'submitted')}/<student>/{aid}/")
+    if not work:
+        return []
+    where = f"Dask at {args.scheduler}" if args.scheduler else f"{args.jobs} process(es)"
+    sandboxed = "UNSANDBOXED" if args.unsafe_no_sandbox else "sandboxed"
+    total = sum(len(students) for _, students in work)
+    console.print(f"{', '.join(grading.assignment_id(m) for m, _ in work)}: {total} "
+                  f"submission(s), {sandboxed} kernels, {where}")
+    counts = {"ok": 0, "review": 0, "not graded": 0}
+    results: list[tuple[course.Module, list[autograde.Outcome]]] = []
+    with Progress(TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=False) as bar:
+        task = bar.add_task("preparing", total=total)
+
+        def on_done(o: autograde.Outcome) -> None:
+            counts[o.kind] += 1
+            bar.update(task, advance=1, description=(
+                f"ok {counts['ok']}  review {counts['review']}  "
+                f"not graded {counts['not graded']}"))
+
+        for m, students in work:
+            outcomes = autograde.autograde(
+                root, m, students, jobs=args.jobs, scheduler=args.scheduler,
+                use_sandbox=not args.unsafe_no_sandbox, force=args.force, on_done=on_done)
+            results.append((m, outcomes))
+    every = []
+    for m, outcomes in results:
+        console.print(_outcome_table(root, m, outcomes))
+        kept = sum(not o.graded_now for o in outcomes)
+        if kept:
+            console.print(f"{grading.assignment_id(m)}: {kept} unchanged submission(s) kept "
+                          f"from the last run (--force grades them again)")
+        every += outcomes
+    return every
 
 
 @_guard
@@ -237,10 +247,8 @@ def cmd_autograde(args: argparse.Namespace) -> int:
     if args.unsafe_no_sandbox:
         console.print("[bold red]WARNING: --unsafe-no-sandbox: student code runs as you, with "
                       "your files and network; every submission is marked for review[/bold red]")
-    outcomes: list[autograde.Outcome] = []
     try:
-        for m in modules:
-            outcomes += _autograde_one(root, m, args, console)
+        outcomes = _autograde_all(root, modules, args, console)
     except KeyboardInterrupt:
         print("interrupted: every finished submission is saved; run the same command again "
               "to grade the rest", file=sys.stderr)
