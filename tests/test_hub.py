@@ -432,9 +432,8 @@ def test_course_on_jupyterhub(base, course_dir, student_venv, students, jupyterh
     out = _ok(_tito("nbgrader", "autograde", MODULE.number, "--course", str(course_dir)))
     marks = grading.scores(course_dir, MODULE)
     assert set(marks) == {s1.name, s2.name}, (marks, out)
-    # The typed answers score (the module's own tests check they earn every point); the stubs
-    # earn nothing.
-    assert marks[s1.name][0] > 0 == marks[s2.name][0], (marks, out)
+    # The typed reference answers earn every point, the stubs none.
+    assert marks[s1.name][0] == marks[s1.name][1] > 0 == marks[s2.name][0], (marks, out)
     _ok(_tito("nbgrader", "feedback", MODULE.number, "--course", str(course_dir)))
     _ok(_tito("nbgrader", "hub", "return", MODULE.number, "--course", str(course_dir)))
     _ok(s1.run("nbgrader", "fetch_feedback", AID))
