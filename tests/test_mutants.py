@@ -89,10 +89,11 @@ def load_catalogue(module: course.Module) -> list[Mutant]:
         raise StaleCatalogue(f"{path.name}: not valid TOML: {err}") from None
     mutants, seen = [], set()
     for i, entry in enumerate(data.get("mutant", []), start=1):
-        missing = [k for k in ("id", "bug", "find", "replace") if not entry.get(k)
-                   and k != "replace"]
-        if missing or "replace" not in entry:
-            raise StaleCatalogue(f"{path.name}: mutant {i} lacks {', '.join(missing or ['replace'])}")
+        # "replace" may be empty (the bug deletes a line); the others may not.
+        missing = [k for k in ("id", "bug", "find") if not entry.get(k)]
+        missing += [] if "replace" in entry else ["replace"]
+        if missing:
+            raise StaleCatalogue(f"{path.name}: mutant {i} lacks {', '.join(missing)}")
         number = str(entry.get("module", data.get("module", "")))
         if number != module.number:
             raise StaleCatalogue(f"{path.name}: mutant '{entry['id']}' names module "

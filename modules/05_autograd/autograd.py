@@ -724,6 +724,22 @@ y1, y2 = p1 * 2.0, q1 * 2.0
 seed = np.ones(2, np.float32)
 backward((y1 + y2) + y1, seed)
 assert np.all(p1.grad.data == 4.0) and np.all(q1.grad.data == 2.0) and np.all(seed == 1.0)
+from tinytorch.core.tensor import record_op
+
+
+@backward_rule("grading_view")   # like sum's rule: a read-only broadcast view of the gradient
+def _grading_view_rule(grad, node):
+    return (np.broadcast_to(grad.sum(), node.inputs[0].shape),)
+
+
+for flip in (False, True):
+    leaf = Tensor([1.0, 2.0], requires_grad=True)
+    mid = leaf * 2.0
+    viewed = record_op(mid.data.sum(keepdims=True), "grading_view", (mid,))
+    tripled = mid * 3.0
+    backward(tripled + viewed if flip else viewed + tripled, np.ones(2, np.float32))
+    assert np.allclose(leaf.grad.data, 2.0 * (3.0 + 2.0)), \
+        f"mid gets 3 + 2 from its two uses, so leaf gets 10; got {leaf.grad}"
 ### END HIDDEN TESTS
 
 # %% [markdown]
