@@ -131,7 +131,7 @@ def test_an_unchanged_class_is_not_graded_again_and_a_resubmission_is(one_and_tw
     assert ben["score"] == ben["max_score"], ben
 
 
-def test_an_interrupted_run_grades_each_submission_exactly_once(released):
+def test_an_interrupted_run_grades_each_submission_exactly_once(released, one_and_two):
     root = released / "interrupted"
     shutil.copytree(released / "course", root)
     results = root / ".tito" / "results" / AID
@@ -157,9 +157,8 @@ def test_an_interrupted_run_grades_each_submission_exactly_once(released):
         data = json.loads((results / f"{s}.json").read_text())
         assert data["key"] == key and data.get("outcome"), s
     assert tito("nbgrader", "export", "--course", str(root)).returncode == 0
-    (r_ref, _) = (released / "jobs1", None)
-    if r_ref.is_dir():
-        assert read_grades(root) == read_grades(r_ref)
+    # The same grades as a run never interrupted (the --jobs 2 copy, which nothing changes).
+    assert read_grades(root) == read_grades(released / "jobs2")
     assert stamps  # the results of the first run survived the interruption
 
 
