@@ -368,8 +368,9 @@ def autograde(root: Path, module: course.Module, students: list[str], *, jobs: i
     ready, pending = [], []
     for job in todo:
         saved = _load(_result_path(root, module, job.student))
-        # A finished worker result from an interrupted run: only nbgrader's scoring is left.
-        if saved and saved.get("key") == job.key and "notebook" in saved:
+        # A finished worker result from an interrupted run: only nbgrader's scoring is left
+        # (unless everything is to be graded again).
+        if not force and saved and saved.get("key") == job.key and "notebook" in saved:
             ready.append((job, saved))
         else:
             pending.append(job)
