@@ -21,7 +21,6 @@ import os
 import stat
 import subprocess
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
@@ -39,16 +38,8 @@ class HubError(Exception):
     """Bad input or a machine that cannot host the course yet: the message says what to do."""
 
 
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    found: str
-    fix: str = ""
-
-    def __str__(self) -> str:
-        text = f"{'OK  ' if self.ok else 'FAIL'}  {self.name}: {self.found}"
-        return text if self.ok else f"{text} — {self.fix}"
+# A hub check prints like any other doctor line.
+from tito.commands.doctor import Result as Check  # noqa: E402
 
 
 def render(name: str, **values: str) -> str:
