@@ -52,6 +52,48 @@ def console():
     return Console(highlight=False)
 
 
+def load_digit_data(kind: str, target: str):
+    """(train images, train labels, test images, test labels, description) of MNIST, or of the
+    shipped digits set when ``kind`` is "digits" or MNIST cannot be had (said in a banner that
+    names the ``target`` the fallback cannot be compared with)."""
+    from tinytorch import datasets
+
+    if kind == "mnist":
+        try:
+            train = datasets.MNIST(train=True)
+            test = datasets.MNIST(train=False)
+            return train.images, train.labels, test.images, test.labels, "MNIST (60000 + 10000)"
+        except Exception as err:  # offline with no copy: fall back, and say so loudly
+            banner("MNIST could not be obtained, so this run uses the small digits set "
+                   "shipped with tinytorch instead.\n"
+                   f"Reason: {err}\n"
+                   f"Results on the digits set are NOT comparable with the {target} MNIST "
+                   "target.\nGet MNIST with `tito data fetch mnist`, then run this milestone "
+                   "again.")
+    train = datasets.Digits(train=True)
+    test = datasets.Digits(train=False)
+    return (train.images, train.labels, test.images, test.labels,
+            f"shipped digits ({len(train)} + {len(test)}, a subset of MNIST)")
+
+
+def evaluate(model, x, y, loss_fn, batch: int = 1000):
+    """(mean loss, accuracy, predictions) of ``model`` on arrays ``x``, ``y``, in eval mode and
+    without a graph, ``batch`` rows at a time."""
+    import numpy as np
+    from tinytorch import Tensor, no_grad
+
+    model.eval()
+    predictions, loss_sum = [], 0.0
+    with no_grad():
+        for i in range(0, len(x), batch):
+            logits = model(Tensor(x[i:i + batch]))
+            loss_sum += loss_fn(logits, Tensor(y[i:i + batch])).item() * len(logits.data)
+            predictions.append(logits.data.argmax(axis=1))
+    model.train()
+    pred = np.concatenate(predictions)
+    return loss_sum / len(x), float((pred == y).mean()), pred
+
+
 def banner(text: str, style: str = "bold yellow") -> None:
     from rich.panel import Panel
 

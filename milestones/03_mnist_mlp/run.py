@@ -14,7 +14,6 @@ import time
 import numpy as np
 
 from tinytorch.core.activations import ReLU
-from tinytorch.core.autograd import no_grad
 from tinytorch.core.dataloader import DataLoader, TensorDataset
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.losses import CrossEntropyLoss
@@ -27,27 +26,6 @@ PIXEL_MEAN, PIXEL_STD = 0.1307, 0.3081
 TARGET = 0.98
 
 
-def load_data(kind: str):
-    """(train images, train labels, test images, test labels, description)."""
-    from tinytorch import datasets
-
-    if kind == "mnist":
-        try:
-            train = datasets.MNIST(train=True)
-            test = datasets.MNIST(train=False)
-            return train.images, train.labels, test.images, test.labels, "MNIST (60000 + 10000)"
-        except Exception as err:  # offline with no copy: fall back, and say so loudly
-            kit.banner("MNIST could not be obtained, so this run uses the small digits set "
-                       "shipped with tinytorch instead.\n"
-                       f"Reason: {err}\n"
-                       "Results on the digits set are NOT comparable with the 98% MNIST target.\n"
-                       "Get MNIST with `tito data fetch mnist`, then run this milestone again.")
-    train = datasets.Digits(train=True)
-    test = datasets.Digits(train=False)
-    return (train.images, train.labels, test.images, test.labels,
-            f"shipped digits ({len(train)} + {len(test)}, a subset of MNIST)")
-
-
 def prepare(images: np.ndarray) -> np.ndarray:
     x = images.reshape(len(images), -1).astype(np.float32)
     x -= np.float32(PIXEL_MEAN)
@@ -55,23 +33,11 @@ def prepare(images: np.ndarray) -> np.ndarray:
     return x
 
 
-def evaluate(model, x: np.ndarray, y: np.ndarray, loss_fn) -> tuple[float, float, np.ndarray]:
-    model.eval()
-    predictions, loss_sum = [], 0.0
-    with no_grad():
-        for i in range(0, len(x), 1000):
-            logits = model(Tensor(x[i:i + 1000]))
-            loss_sum += loss_fn(logits, Tensor(y[i:i + 1000])).item() * len(logits.data)
-            predictions.append(logits.data.argmax(axis=1))
-    model.train()
-    pred = np.concatenate(predictions)
-    return loss_sum / len(x), float((pred == y).mean()), pred
-
-
 def main() -> int:
     args = kit.parse_args(__doc__.splitlines()[0], default_epochs=10, default_data="mnist")
     manual_seed(args.seed)
-    train_images, train_labels, test_images, test_labels, source = load_data(args.data)
+    train_images, train_labels, test_images, test_labels, source = kit.load_digit_data(
+        args.data, "98%")
     using_mnist = source.startswith("MNIST")
     x_train, x_test = prepare(train_images), prepare(test_images)
     y_train, y_test = train_labels.astype(np.int64), test_labels.astype(np.int64)
@@ -104,7 +70,7 @@ def main() -> int:
                 step += 1
                 correct = int((logits.data.argmax(axis=1) == yb.data).sum())
                 bar.update(loss.item(), correct, len(yb.data))
-        test_loss, test_acc, _ = evaluate(model, x_test, y_test, loss_fn)
+        test_loss, test_acc, _ = kit.evaluate(model, x_test, y_test, loss_fn)
         history["train_loss"].append(bar.mean_loss)
         history["train_acc"].append(bar.accuracy)
         history["test_loss"].append(test_loss)
@@ -112,7 +78,7 @@ def main() -> int:
         print(f"  test accuracy after epoch {epoch}: {test_acc:.2%}", flush=True)
     train_time = time.perf_counter() - start
 
-    _, test_acc, predictions = evaluate(model, x_test, y_test, loss_fn)
+    _, test_acc, predictions = kit.evaluate(model, x_test, y_test, loss_fn)
     figures = [
         kit.plot_training_curves(history, args.out / "training_curves.png",
                                  f"MLP on {source}"),

@@ -45,45 +45,11 @@ def build_model() -> Sequential:
         Flatten(), Linear(32 * 5 * 5, 128), ReLU(), Linear(128, 10))
 
 
-def load_data(kind: str):
-    """(train images, train labels, test images, test labels, description)."""
-    from tinytorch import datasets
-
-    if kind == "mnist":
-        try:
-            train = datasets.MNIST(train=True)
-            test = datasets.MNIST(train=False)
-            return train.images, train.labels, test.images, test.labels, "MNIST (60000 + 10000)"
-        except Exception as err:  # offline with no copy: fall back, and say so loudly
-            kit.banner("MNIST could not be obtained, so this run uses the small digits set "
-                       "shipped with tinytorch instead.\n"
-                       f"Reason: {err}\n"
-                       "Results on the digits set are NOT comparable with the 99% MNIST target.\n"
-                       "Get MNIST with `tito data fetch mnist`, then run this milestone again.")
-    train = datasets.Digits(train=True)
-    test = datasets.Digits(train=False)
-    return (train.images, train.labels, test.images, test.labels,
-            f"shipped digits ({len(train)} + {len(test)}, a subset of MNIST)")
-
-
 def prepare(images: np.ndarray) -> np.ndarray:
     x = images.reshape(len(images), 1, 28, 28).astype(np.float32)
     x -= np.float32(PIXEL_MEAN)
     x /= np.float32(PIXEL_STD)
     return x
-
-
-def evaluate(model, x: np.ndarray, y: np.ndarray, loss_fn) -> tuple[float, float, np.ndarray]:
-    model.eval()
-    predictions, loss_sum = [], 0.0
-    with no_grad():
-        for i in range(0, len(x), 500):
-            logits = model(Tensor(x[i:i + 500]))
-            loss_sum += loss_fn(logits, Tensor(y[i:i + 500])).item() * len(logits.data)
-            predictions.append(logits.data.argmax(axis=1))
-    model.train()
-    pred = np.concatenate(predictions)
-    return loss_sum / len(x), float((pred == y).mean()), pred
 
 
 # ---- checkpoints: one .npz of arrays, with the rest as JSON text inside it (no pickle) -------
@@ -148,7 +114,8 @@ def main() -> int:
     args = kit.parse_args(__doc__.splitlines()[0], default_epochs=6, default_data="mnist",
                           resumable=True)
     manual_seed(args.seed)
-    train_images, train_labels, test_images, test_labels, source = load_data(args.data)
+    train_images, train_labels, test_images, test_labels, source = kit.load_digit_data(
+        args.data, "99%")
     using_mnist = source.startswith("MNIST")
     x_train, x_test = prepare(train_images), prepare(test_images)
     y_train, y_test = train_labels.astype(np.int64), test_labels.astype(np.int64)
@@ -186,7 +153,7 @@ def main() -> int:
                 step += 1
                 correct = int((logits.data.argmax(axis=1) == yb.data).sum())
                 bar.update(loss.item(), correct, len(yb.data))
-        test_loss, test_acc, _ = evaluate(model, x_test, y_test, loss_fn)
+        test_loss, test_acc, _ = kit.evaluate(model, x_test, y_test, loss_fn, batch=500)
         train_time += time.perf_counter() - start
         # CPU seconds, too: on a shared machine wall time counts the other programs' work.
         cpu_time += time.process_time() - cpu_start
@@ -200,7 +167,7 @@ def main() -> int:
             "history": history, "seed": args.seed,
             "data": source, "arch": ARCH})
 
-    _, test_acc, predictions = evaluate(model, x_test, y_test, loss_fn)
+    _, test_acc, predictions = kit.evaluate(model, x_test, y_test, loss_fn, batch=500)
     first = model[0]
     sample = int(np.flatnonzero(y_test == 7)[0]) if np.any(y_test == 7) else 0
     with no_grad():

@@ -14,10 +14,8 @@ step or submission failed (named in the output), 2 bad input.
 from __future__ import annotations
 
 import argparse
-import csv
 import functools
 import sys
-import time
 from pathlib import Path
 from typing import Callable
 
