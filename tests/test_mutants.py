@@ -159,6 +159,8 @@ def _env(*paths: Path) -> dict:
     env["PYTHONPATH"] = os.pathsep.join([*map(str, paths), *([keep] if keep else [])])
     env["MPLBACKEND"] = "Agg"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # Two runs share two cores: a BLAS that spins up threads of its own only waits for them.
+    env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = "1"
     return env
 
 

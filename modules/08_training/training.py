@@ -1185,6 +1185,9 @@ assert again.step(float("nan")) is True
 e = EarlyStopping(patience=3)
 assert [e.step(v) for v in (3, 2, 1)] == [False, False, False] and e.bad_epochs == 0
 assert e.best_epoch == 2 and e.epochs_seen == 3
+r = EarlyStopping(patience=2)
+assert [r.step(v) for v in (1.0, 1.1, 0.9, 1.0)] == [False] * 4 and r.bad_epochs == 1, \
+    "an improvement starts the count of bad epochs again"
 ### END HIDDEN TESTS
 
 # %% [markdown]

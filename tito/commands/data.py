@@ -44,6 +44,14 @@ def _spec(name: str):
         raise UsageError(str(err)) from None
 
 
+def _idx_count(path) -> int:
+    """The number of items an IDX file declares (its header's first dimension): counting needs
+    no decoder, so fetching works before module 07, whose parse_idx decodes the data."""
+    with open(path, "rb") as f:
+        header = f.read(8)
+    return int.from_bytes(header[4:8], "big")
+
+
 def _size(path: Path) -> str:
     n = Path(path).stat().st_size
     return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.1f} KB"
@@ -80,7 +88,7 @@ def run_fetch(args: argparse.Namespace) -> int:
             return 1
     counts = {}
     for split, (images, labels) in spec.files.items():
-        n_img, n_lab = len(ds.read_idx(paths[images])), len(ds.read_idx(paths[labels]))
+        n_img, n_lab = _idx_count(paths[images]), _idx_count(paths[labels])
         if n_img != n_lab:
             print(f"tito: {paths[images]} has {n_img} images but {paths[labels]} has {n_lab} "
                   f"labels", file=sys.stderr)
