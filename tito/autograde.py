@@ -24,7 +24,6 @@ import json
 import os
 import signal
 import threading
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -427,7 +426,7 @@ def saved_outcomes(root: Path, module: course.Module) -> dict[str, Outcome]:
     return out
 
 
-def iter_ok(outcomes: Iterable[Outcome]) -> dict[str, int]:
+def count_statuses(outcomes: Iterable[Outcome]) -> dict[str, int]:
     counts = {"ok": 0, "review": 0, "not graded": 0}
     for o in outcomes:
         counts[o.kind] = counts.get(o.kind, 0) + 1
@@ -437,7 +436,3 @@ def iter_ok(outcomes: Iterable[Outcome]) -> dict[str, int]:
 def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                else os.cpu_count() or 1)
-
-
-def elapsed(start: float) -> str:
-    return f"{time.perf_counter() - start:.1f} s"

@@ -251,7 +251,7 @@ def cmd_autograde(args: argparse.Namespace) -> int:
         print("interrupted: every finished submission is saved; run the same command again "
               "to grade the rest", file=sys.stderr)
         return 130
-    counts = autograde.iter_ok(outcomes)
+    counts = autograde.count_statuses(outcomes)
     print(f"graded {len(outcomes)} submission(s): {counts['ok']} ok, {counts['review']} to "
           f"review, {counts['not graded']} not graded")
     if outcomes:
