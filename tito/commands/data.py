@@ -47,7 +47,11 @@ def _spec(name: str):
 def _idx_count(path) -> int:
     """The number of items an IDX file declares (its header's first dimension): counting needs
     no decoder, so fetching works before module 07, whose parse_idx decodes the data."""
+    import gzip
+
     with open(path, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    with (gzip.open if gzipped else open)(path, "rb") as f:
         header = f.read(8)
     return int.from_bytes(header[4:8], "big")
 
