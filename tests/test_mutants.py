@@ -192,8 +192,9 @@ def _run_one(module: course.Module, text: str, mutant: Mutant | None) -> Outcome
         grade_root = work / "grade-build"
         _copy_package(grade_root, drop=later)
 
-        expr, wanted = student.selection(module, set(module.requires), integration=False)
-        test_files = student.test_files(REPO, wanted)
+        with EXPORT_LOCK:  # reading the test files parses them, and ast is not thread-safe here
+            expr, wanted = student.selection(module, set(module.requires), integration=False)
+            test_files = student.test_files(REPO, wanted)
         cmd = [sys.executable, "-m", "pytest", *map(str, test_files), "-m", expr, "-x", "-q",
                "--tb=line", "--hypothesis-profile=no-shrink", "-p", "no:cacheprovider", "-p", "tito.pytest_student",
                "--rootdir", str(REPO)]
