@@ -54,3 +54,20 @@ def test_no_honest_solution_is_flagged(module):
     solutions = [c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
     assert solutions, f"{module.folder} has no solution cells"
     assert tamper.findings(solutions) == []
+
+
+def test_a_hand_in_sends_its_own_files_to_the_worker_but_no_link_out(tmp_path):
+    """A symlink in a hand-in folder (to the gradebook, say) must not carry that file into the
+    sandbox; ordinary data files go with the task."""
+    from tito import autograde
+
+    module = course.get_module("01")
+    folder = tmp_path / "submitted" / "mallory" / grading.assignment_id(module)
+    folder.mkdir(parents=True)
+    (folder / grading.notebook_name(module)).write_text("{}", encoding="utf-8")
+    (folder / "data.csv").write_text("1,2\n", encoding="utf-8")
+    secret = tmp_path / "gradebook.db"
+    secret.write_text("answers", encoding="utf-8")
+    (folder / "link.db").symlink_to(secret)
+    files = autograde.submission_files(tmp_path, module, "mallory")
+    assert sorted(files) == ["data.csv"], files
