@@ -1,18 +1,22 @@
 """The course on a shared JupyterHub: nbgrader's exchange, the students' config and checks.
 
-On a hub, students and the instructor are different Unix accounts on one machine. Three things
-must hold for the course to work, and the fourth for it to be fair:
+On a hub, students and the instructor are different Unix accounts on one machine. Four things
+must hold for the course to work, and the fifth for it to be fair:
 
 1. The exchange folder exists with nbgrader's permissions (everyone may write, sticky: 1777).
-2. Every student's nbgrader reads the exchange root and the course id from a Jupyter config file
-   in the students' Python (not from the course directory, which students cannot read).
+2. Every student's nbgrader reads the exchange root, the course id and the folder assignments
+   land in from a Jupyter config file in the students' Python (not from the course directory,
+   which students cannot read).
 3. The students' servers run the student edition's environment: ``import tinytorch`` there
    never reaches the reference solutions.
-4. The course directory, its gradebook and grades, and the collected submissions are readable by
+4. Each student's server starts through ``tito.hub_launch``, which gives the student their own
+   workspace (``tito.workspace``), copied from the student edition folder, first on its path:
+   later modules import the student's own earlier ones from there.
+5. The course directory, its gradebook and grades, and the collected submissions are readable by
    the instructor only.
 
 ``setup`` writes the two config files (templates in ``tito/templates/hub/``) into
-``<course>/hub/``; ``doctor_checks`` verifies all four points on a running machine.
+``<course>/hub/``; ``doctor_checks`` verifies all five points on a running machine.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ import tempfile
 from pathlib import Path
 from string import Template
 
-from tito import cellformat, course, grading
+from tito import cellformat, course, grading, progress, workspace
 
 EXCHANGE_MODE = 0o1777
 DEFAULT_EXCHANGE = Path("/srv/nbgrader/exchange")
@@ -104,18 +108,72 @@ def install_command(config: Path, student_venv: Path | None) -> str:
     return f"sudo install -D -m 644 {config} {target}"
 
 
-def write_configs(root: Path, exchange: Path, student_venv: Path,
-                  students: list[str]) -> tuple[Path, Path]:
+def write_configs(root: Path, exchange: Path, student_venv: Path, students: list[str],
+                  edition: Path) -> tuple[Path, Path]:
     """Write ``<course>/hub/nbgrader_config.py`` and ``jupyterhub_config.py``."""
     folder = hub_folder(root)
     folder.mkdir(parents=True, exist_ok=True)
     student_cfg = folder / STUDENT_CONFIG
     student_cfg.write_text(render("student_" + STUDENT_CONFIG, exchange=str(exchange),
-                                  course_id=grading.COURSE_ID), encoding="utf-8")
+                                  course_id=grading.COURSE_ID,
+                                  workspace=workspace.WORKSPACE_NAME,
+                                  modules=workspace.MODULES_DIR), encoding="utf-8")
     hub_cfg = folder / HUB_CONFIG
-    hub_cfg.write_text(render(HUB_CONFIG, student_venv=str(student_venv),
+    hub_cfg.write_text(render(HUB_CONFIG, student_venv=str(student_venv), edition=str(edition),
+                              workspace=workspace.WORKSPACE_NAME,
                               students=json.dumps(sorted(students))), encoding="utf-8")
     return student_cfg, hub_cfg
+
+
+def edition_problem(edition: Path) -> str | None:
+    """Why ``edition`` cannot be the folder students' servers copy their workspace from."""
+    if not edition.is_dir():
+        return f"{edition} is not a folder"
+    if not progress.is_student_edition(edition):
+        return (f"{edition} is not a student edition ({progress.STATE_DIR}/"
+                f"{progress.EDITION_FILE} does not say student)")
+    for p in [edition, *edition.rglob("*")]:
+        if p.is_symlink():
+            continue
+        need = 0o005 if p.is_dir() else 0o004
+        if stat.S_IMODE(p.stat().st_mode) & need != need:
+            return (f"{p} has mode {stat.S_IMODE(p.stat().st_mode):04o}: students' servers "
+                    f"copy the edition as the students, so every account must read all of it")
+    if not readable_by_others(edition):
+        return f"a folder above {edition} is closed to other accounts"
+    return None
+
+
+def check_edition(edition: Path) -> Path:
+    """The edition folder for setup, or HubError saying how to make a usable one."""
+    edition = edition.expanduser().absolute()
+    problem = edition_problem(edition)
+    if problem is None:
+        return edition
+    if progress.is_student_edition(edition):
+        fix = f"run `chmod -R a+rX {edition}` (as root if root made it)"
+    else:
+        fix = (f"make it with `tito release student --out {edition}` in the instructor's "
+               f"repository, then `chmod -R a+rX {edition}`")
+    raise HubError(f"--edition: {problem}; {fix}")
+
+
+def _hub_config_values(root: Path):
+    from traitlets.config.loader import PyFileConfigLoader
+
+    cfg = hub_folder(root) / HUB_CONFIG
+    if not cfg.is_file():
+        return None
+    return PyFileConfigLoader(cfg.name, str(cfg.parent)).load_config()
+
+
+def configured_edition(root: Path) -> Path | None:
+    """The ``--edition`` setup wrote into the hub's config (the launcher's argument), or None."""
+    loaded = _hub_config_values(root)
+    cmd = list(loaded.get("Spawner", {}).get("cmd", [])) if loaded is not None else []
+    if "--edition" in cmd[:-1]:
+        return Path(cmd[cmd.index("--edition") + 1])
+    return None
 
 
 def configured_exchange(root: Path) -> Path:
@@ -125,7 +183,8 @@ def configured_exchange(root: Path) -> Path:
     cfg = hub_folder(root) / STUDENT_CONFIG
     if not cfg.is_file():
         raise HubError(f"{root} has no hub set-up yet ({cfg} is missing): run "
-                       f"`tito nbgrader hub setup --exchange DIR --student-venv VENV` first")
+                       f"`tito nbgrader hub setup --exchange DIR --student-venv VENV "
+                       f"--edition DIR` first")
     loaded = PyFileConfigLoader(cfg.name, str(cfg.parent)).load_config()
     root_value = loaded.get("Exchange", {}).get("root")
     if not root_value:
@@ -181,11 +240,12 @@ def make_private(path: Path) -> None:
 # What the students' Python sees
 
 # Run by the students' Python in an empty folder with an empty HOME: the Jupyter config it reads
-# is then only what every student gets (system-wide and its own prefix).
+# is then only what every student gets (system-wide and its own prefix). Its argument is the
+# first module's package file, which no fresh student has completed.
 _STUDENT_VIEW = r"""
-import json, sys
+import json, os, sys
 sys.modules.setdefault("rfc3987_syntax", None)
-out = {"python": sys.executable}
+out = {"python": sys.executable, "home": os.path.expanduser("~")}
 try:
     from jupyter_core.paths import jupyter_config_path
     from nbgrader.apps import NbGrader
@@ -203,28 +263,43 @@ try:
 except Exception as err:
     out["package_error"] = f"{type(err).__name__}: {err}"
 try:
-    import tinytorch.core.tensor as t
-    out["tensor"] = t.__file__
+    import importlib
+    first = importlib.import_module(sys.argv[1])
+    out["first"] = first.__file__
 except Exception as err:
-    out["tensor_error"] = f"{type(err).__name__}: {err}"
+    out["first_error"] = f"{type(err).__name__}: {err}"
 print(json.dumps(out))
 """
 
 
-def student_view(python: Path, timeout: float = 120) -> dict:
-    """What the students' Python reports about its nbgrader config and its tinytorch."""
+def student_view(python: Path, edition: Path | None = None, timeout: float = 120) -> dict:
+    """What the students' Python reports about its nbgrader config and its tinytorch.
+
+    With ``edition``, the check runs through the launcher the hub's config uses: a fresh
+    workspace is made in the empty HOME and put on the path, as for a student's first server
+    start. Then ``workspace_leaks`` lists reference solutions found in that workspace's package.
+    """
     if not Path(python).is_file():
         raise HubError(f"{python}: no such Python (pass the students' venv with "
                        f"--student-venv, e.g. /opt/tinytorch/student-venv)")
+    check = [str(python), "-c", _STUDENT_VIEW, f"tinytorch.{course.MODULES[0].target}"]
+    if edition is not None:
+        check = [str(python), "-I", "-m", "tito.hub_launch", "--edition", str(edition), "--",
+                 *check]
     with tempfile.TemporaryDirectory(prefix="tito-student-view-") as home:
         env = {"HOME": home, "PATH": f"{Path(python).parent}{os.pathsep}/usr/bin:/bin",
                "LANG": os.environ.get("LANG", "C.UTF-8")}
-        run = subprocess.run([str(python), "-c", _STUDENT_VIEW], cwd=home, env=env,
-                             capture_output=True, text=True, timeout=timeout)
-    if run.returncode != 0:
-        last = (run.stderr.strip().splitlines() or ["no output"])[-1]
-        raise HubError(f"{python} could not run a check ({last})")
-    return json.loads(run.stdout.strip().splitlines()[-1])
+        run = subprocess.run(check, cwd=home, env=env, capture_output=True, text=True,
+                             timeout=timeout)
+        if run.returncode != 0:
+            last = (run.stderr.strip().splitlines() or ["no output"])[-1]
+            raise HubError(f"{python} could not run a check ({last})")
+        view = json.loads(run.stdout.strip().splitlines()[-1])
+        if edition is not None:
+            ws = workspace.workspace_path(Path(home))
+            view["workspace_leaks"] = package_leaks([str(ws / "tinytorch")]) \
+                if (ws / "tinytorch").is_dir() else []
+    return view
 
 
 def package_leaks(package_dirs: list[str]) -> list[str]:
@@ -280,12 +355,54 @@ def student_env_checks(python: Path, expected_exchange: Path | None = None) -> l
     elif leaks:
         found = "reference solutions in " + "; ".join(leaks[:3])
     else:
-        error = view.get("tensor_error", "?").split(":")[0]
-        tensor = (f"its tinytorch.core.tensor is {view['tensor']}" if view.get("tensor")
-                  else f"import tinytorch.core.tensor raises {error}")
-        found = f"{package[0]} holds no reference solution; {tensor}"
+        first = f"tinytorch.{course.MODULES[0].target}"
+        error = view.get("first_error", "?").split(":")[0]
+        loaded = (f"its {first} is {view['first']}" if view.get("first")
+                  else f"import {first} raises {error}")
+        found = f"{package[0]} holds no reference solution; {loaded}"
     checks.append(Check("students' tinytorch", ok, found, fix_env))
     return checks
+
+
+def workspace_check(python: Path, edition: Path | None) -> Check:
+    """What a new student's server start gives: their own workspace, first on the path."""
+    name = "students' workspace"
+    if edition is None:
+        return Check(name, False, "the hub's config names no student edition to copy",
+                     "run `tito nbgrader hub setup ... --edition DIR` again and restart the hub")
+    problem = edition_problem(edition)
+    if problem:
+        return Check(name, False, problem, f"run `chmod -R a+rX {edition}` as root, or make "
+                                           f"the edition again with `tito release student`")
+    fix = ("install the student edition into the students' venv again (`VENV/bin/pip install "
+           "'DIR[hub]'`, DIR made by this repository's `tito release student --out DIR`): its "
+           "tito has the launcher, tito.hub_launch")
+    try:
+        view = student_view(python, edition)
+    except (HubError, subprocess.TimeoutExpired, ValueError) as err:
+        return Check(name, False, f"the launcher failed: {err}", fix)
+    home = Path(view["home"])
+    ws = workspace.workspace_path(home)
+    package = [Path(d) for d in view.get("package") or []]
+    first = course.MODULES[0]
+    said = view.get("first_error") or f"imports {view.get('first')}"
+    inside = bool(package) and package[0].is_relative_to(ws)
+    needs = f"tito module complete {first.number}" in said
+    leaks = view.get("workspace_leaks", [])
+    shown = (f"~/{package[0].relative_to(home).as_posix()}" if package and
+             package[0].is_relative_to(home) else str(package[0] if package else "nothing"))
+    if leaks:
+        found = "reference solutions in the workspace: " + "; ".join(leaks[:2])
+    elif not inside:
+        found = (f"through the launcher, tinytorch resolves to {shown}, not to the new "
+                 f"~/{workspace.WORKSPACE_NAME}/tinytorch")
+    elif not needs:
+        found = f"in a new workspace, import tinytorch.{first.target} {said}"
+    else:
+        found = (f"a new student's server makes ~/{workspace.WORKSPACE_NAME} from {edition}; "
+                 f"tinytorch resolves to {shown}; import tinytorch.{first.target} says "
+                 f"\"{said.split(':', 1)[-1].strip()[:90]}\"")
+    return Check(name, inside and needs and not leaks, found, fix)
 
 
 def runnable_by_others(python: Path) -> bool:
@@ -317,7 +434,8 @@ def doctor_checks(root: Path, student_venv: Path | None) -> list[Check]:
         exchange = configured_exchange(root)
     except HubError as err:
         checks.append(Check("hub set-up", False, str(err).split(":")[0],
-                            "run `tito nbgrader hub setup --exchange DIR --student-venv VENV`"))
+                            "run `tito nbgrader hub setup --exchange DIR --student-venv VENV "
+                            "--edition DIR`"))
         exchange = None
     if exchange is not None:
         problem = exchange_problem(exchange)
@@ -353,6 +471,8 @@ def doctor_checks(root: Path, student_venv: Path | None) -> list[Check]:
         except (HubError, subprocess.TimeoutExpired) as err:
             checks.append(Check("students' environment", False, str(err),
                                 "make the students' venv as the README shows"))
+        else:
+            checks.append(workspace_check(python, configured_edition(root)))
     return checks
 
 

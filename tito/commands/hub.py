@@ -1,6 +1,6 @@
 """`tito nbgrader hub`: the course on a shared JupyterHub, through nbgrader's exchange.
 
-    tito nbgrader hub setup --exchange DIR --student-venv VENV [--student NAME ...]
+    tito nbgrader hub setup --exchange DIR --student-venv VENV --edition DIR [--student NAME ...]
     tito nbgrader hub release NN       nbgrader release_assignment (students see it in Assignments)
     tito nbgrader hub collect NN       nbgrader collect, then the submissions made instructor-only
     tito nbgrader hub return NN        nbgrader release_feedback (students fetch their feedback)
@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tito import course, grading, hub
+from tito import course, grading, hub, workspace
 
 OK, FAILED, BAD_INPUT = 0, 1, 2
 
@@ -48,15 +48,17 @@ def _venv(value: str | None) -> Path | None:
 def cmd_setup(args: argparse.Namespace) -> int:
     root = _root(args)
     venv = _venv(args.student_venv)
+    edition = hub.check_edition(Path(args.edition))
     exchange = Path(args.exchange).expanduser().absolute()
     print(f"exchange: {hub.ensure_exchange(exchange)}")
-    student_cfg, hub_cfg = hub.write_configs(root, exchange, venv, args.student)
+    student_cfg, hub_cfg = hub.write_configs(root, exchange, venv, args.student, edition)
     print(f"wrote {student_cfg}")
     print(f"  the students' nbgrader config (exchange {exchange}, course "
           f"{grading.COURSE_ID}); install it for every student, as root:")
     print(f"    {hub.install_command(student_cfg, venv)}")
     print(f"wrote {hub_cfg}")
-    print(f"  a JupyterHub config whose servers run {venv}; start the hub as root:")
+    print(f"  a JupyterHub config whose servers run {venv}, each student's with their own "
+          f"~/{workspace.WORKSPACE_NAME} copied from {edition}; start the hub as root:")
     print(f"    {venv}/bin/jupyterhub -f {hub_cfg}")
     print(f"next: tito nbgrader generate 01 && tito nbgrader hub release 01"
           f"{'' if root == grading.DEFAULT_COURSE_DIR else ' --course ' + str(root)}")
@@ -134,6 +136,10 @@ def register(steps: argparse._SubParsersAction) -> None:
                         f"usually needs root)")
     p.add_argument("--student-venv", metavar="VENV", required=True,
                    help="the venv with the student edition that students' servers run")
+    p.add_argument("--edition", metavar="DIR", required=True,
+                   help="the student edition made by `tito release student --out DIR`, readable "
+                        f"by every account: each student's server copies it, the first time, "
+                        f"into ~/{workspace.WORKSPACE_NAME}")
     p.add_argument("--student", metavar="NAME", action="append", default=[],
                    help="a student's Unix account (repeat; goes into the hub's allowed users)")
     course_opt(p)
@@ -148,8 +154,9 @@ def register(steps: argparse._SubParsersAction) -> None:
         course_opt(p)
         p.set_defaults(func=func)
 
-    p = acts.add_parser("doctor", help="check the exchange, the students' config and "
-                                       "environment, and the course directory's privacy")
+    p = acts.add_parser("doctor", help="check the exchange, the students' config, "
+                                       "environment and workspace, and the course "
+                                       "directory's privacy")
     p.add_argument("--student-venv", metavar="VENV", default=None,
                    help="the venv the hub's spawner runs for students")
     course_opt(p)

@@ -19,7 +19,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tito import course, progress, student
+from tito import course, progress, student, workspace
 from tito.student import StudentError
 
 
@@ -48,6 +48,9 @@ def _err(text: str) -> None:
 def _notebook_or_fail(m: course.Module) -> Path:
     nb = m.notebook(_root())
     if not nb.exists():
+        if workspace.is_workspace(_root()):
+            raise _usage(f"module {m.number} ({m.name}) has no notebook yet: "
+                         f"{workspace.fetch_hint(m, _root())}")
         raise _usage(f"module {m.number} ({m.name}) is not started: run "
                      f"`tito module start {m.number}` first")
     return nb
@@ -93,12 +96,29 @@ def _launch(nb: Path, args: argparse.Namespace) -> int:
 
 # ---- start ---------------------------------------------------------------------------------
 
-def _require_prerequisites(m: course.Module, root: Path) -> None:
+def _prerequisites_message(m: course.Module, root: Path) -> str | None:
     missing = student.missing_prerequisites(m, root)
-    if missing:
-        names = ", ".join(f"{n} ({course.get_module(n).name})" for n in missing)
-        raise _usage(f"module {m.number} needs module(s) {names} complete first: "
-                     f"run `tito module complete {missing[0]}`")
+    if not missing:
+        return None
+    names = ", ".join(f"{n} ({course.get_module(n).name})" for n in missing)
+    return (f"module {m.number} needs module(s) {names} complete first: "
+            f"run `tito module complete {missing[0]}`")
+
+
+def _require_prerequisites(m: course.Module, root: Path) -> None:
+    message = _prerequisites_message(m, root)
+    if message:
+        raise _usage(message)
+
+
+def _hub_start(m: course.Module, root: Path) -> int:
+    """`start` in a hub workspace: notebooks come through nbgrader, not from a module source."""
+    nb = m.notebook(root)
+    if nb.exists():
+        raise _usage(f"{_rel(nb)} is already here: open it from JupyterLab's file browser; "
+                     f"`tito module test {m.number}` checks it")
+    before = _prerequisites_message(m, root)
+    raise _usage(workspace.fetch_hint(m, root) + (f" ({before})" if before else ""))
 
 
 def start(args: argparse.Namespace) -> int:
@@ -106,6 +126,8 @@ def start(args: argparse.Namespace) -> int:
     m = course.get_module(args.module)
     if progress.student_only(root):
         raise _usage(progress.student_only(root))
+    if workspace.is_workspace(root):
+        return _hub_start(m, root)
     nb = m.notebook(root)
     if (args.no_browser or args.port is not None) and not args.open:
         raise _usage("--no-browser and --port go with --open: "
@@ -373,12 +395,33 @@ def status(args: argparse.Namespace) -> int:
 
 # ---- reset ---------------------------------------------------------------------------------
 
+def _hub_reset(m: course.Module, root: Path, package: bool) -> int:
+    """`reset` in a hub workspace: keep the notebook, then nbgrader brings a fresh one."""
+    backup = student.backup_notebook(m, root)
+    if backup:
+        _say(f"Your notebook is kept: moved to {_rel(backup)}")
+    else:
+        _say(f"There was no notebook for module {m.number}; nothing to back up.")
+    if package:
+        removed = student.remove_export(m, root)
+        progress.clear_complete(m.number, root)
+        for p in removed:
+            _say(f"  removed {_rel(p)} from the package (a copy is in the backups folder)")
+    from tito.grading import assignment_id
+
+    _say(f"Get a fresh copy of the released notebook with `nbgrader fetch_assignment "
+         f"{assignment_id(m)} --replace` (it only adds the missing file).")
+    return 0
+
+
 def reset(args: argparse.Namespace) -> int:
     root = _root()
     m = course.get_module(args.module)
     if args.package and not progress.is_student_edition(root):
         raise _usage("this is the instructor edition: its tinytorch/ is generated from the "
                      "sources; `--package` is for a student copy")
+    if workspace.is_workspace(root):
+        return _hub_reset(m, root, args.package)
     if not m.notebook(root).exists():
         # Without a notebook, reset makes one as start would: not before the module is open.
         _require_prerequisites(m, root)

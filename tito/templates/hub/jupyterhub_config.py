@@ -10,7 +10,12 @@ c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
 # The students' servers run the student edition's environment, never the instructor's: the
 # server, its kernels and its terminals all come from this venv, which holds tinytorch without
 # the reference solutions. Nothing of the hub's own environment is passed on.
-c.Spawner.cmd = ["${student_venv}/bin/jupyterhub-singleuser"]
+# Each server starts through tito's launcher, as the student: the first time, it copies the
+# student edition below into ~/${workspace} (the student's own package, which
+# `tito module complete` fills in), then runs the server with that folder first on PYTHONPATH.
+# JupyterHub appends its own arguments to this command.
+c.Spawner.cmd = ["${student_venv}/bin/python", "-I", "-m", "tito.hub_launch",
+                 "--edition", "${edition}", "--", "${student_venv}/bin/jupyterhub-singleuser"]
 c.Spawner.env_keep = ["LANG", "LC_ALL"]
 c.Spawner.environment = {
     "PATH": "${student_venv}/bin:/usr/local/bin:/usr/bin:/bin",
