@@ -398,6 +398,7 @@ def test_against_pytorch_when_installed():
                                rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.module03
 def test_activations_are_modules():
     """As in PyTorch: an activation is a Module, so a model's tree reaches it."""
     from tinytorch.core.layers import Linear, Module, Sequential
