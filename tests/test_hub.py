@@ -781,3 +781,18 @@ def test_setup_checks_the_edition_students_copy(tmp_path):
     with pytest.raises(hub.HubError, match="is not a folder"):
         hub.check_edition(tmp_path / "missing")
 
+
+
+def test_doctor_workspace_check_fails_without_the_first_modules_message():
+    """Through the launcher, a workspace whose package does not say "complete module 01"
+    (here: an edition without the package frame) is a FAIL that names what it saw."""
+    edition = _fake_edition(Path(tempfile.mkdtemp(prefix="tito-edition-")))
+    try:
+        os.chmod(edition, 0o755)
+        check = hub.workspace_check(Path(sys.executable), edition)
+        assert not check.ok, check
+        assert f"import tinytorch.{MODULE.target} raises ModuleNotFoundError" in check.found
+        assert "tito release student" in check.fix
+        assert not hub.workspace_check(Path(sys.executable), None).ok
+    finally:
+        shutil.rmtree(edition)

@@ -397,11 +397,13 @@ def workspace_check(python: Path, edition: Path | None) -> Check:
         found = (f"through the launcher, tinytorch resolves to {shown}, not to the new "
                  f"~/{workspace.WORKSPACE_NAME}/tinytorch")
     elif not needs:
-        found = f"in a new workspace, import tinytorch.{first.target} {said}"
+        found = (f"in a new workspace, import tinytorch.{first.target} "
+                 f"{'raises ' if view.get('first_error') else ''}{said}, not an error naming "
+                 f"module {first.number}")
     else:
         found = (f"a new student's server makes ~/{workspace.WORKSPACE_NAME} from {edition}; "
                  f"tinytorch resolves to {shown}; import tinytorch.{first.target} says "
-                 f"\"{said.split(':', 1)[-1].strip()[:90]}\"")
+                 f"\"{said.split(':', 1)[-1].strip()}\"")
     return Check(name, inside and needs and not leaks, found, fix)
 
 
