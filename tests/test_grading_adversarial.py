@@ -5,7 +5,7 @@ One course directory for the file. Module 01 is released and a class hands in: h
 warning, a kernel that dies, a loop that swallows Ctrl-C, 100 MB of output), and attacks (the
 reference package imported, the instructor's files read or overwritten, another student's hand-in
 overwritten, the harness patched in the kernel, the network, a fork bomb, a memory bomb, a huge
-file). Each submission has its expected score and status. Module 05 is graded too, with an
+file, script planted for whoever opens the feedback page). Each submission has its expected score and status. Module 05 is graded too, with an
 honest solution and one that imports the reference engine.
 
 The release and source folders are compared byte for byte before and after grading, and the
@@ -18,6 +18,7 @@ import csv
 import hashlib
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -99,6 +100,21 @@ def build_class(root: Path, inbox: Path) -> dict[str, dict]:
         "import time\nwhile True:\n    try:\n        time.sleep(0.1)\n"
         "    except KeyboardInterrupt:\n        pass")), "full", "ok")
     add("huge_output", with_cell(good, t1, "print('x' * 100_000_000)"), "full", "ok")
+
+    # --- script aimed at whoever opens the feedback (or formgrader's view) in a browser
+    page = with_cell(good, t1, (
+        "class Page:\n"
+        "    def _repr_html_(self):\n"
+        "        return ('<b>bold</b><script>window.tt_html = 1</script>'\n"
+        "                '<img src=x onerror=\"window.tt_img = 1\">')\n"
+        "class Code:\n"
+        "    def _repr_javascript_(self):\n"
+        "        return 'window.tt_js = 1'\n"
+        "display(Page())\ndisplay(Code())"))
+    i = next(i for i, c in enumerate(page.cells) if gid(c) == t1)
+    page.cells.insert(i, nbformat.v4.new_markdown_cell(
+        "My notes <script>window.tt_md = 1</script> <a href=\"javascript:window.tt_a = 1\">x</a>"))
+    add("injects_script", page, "full", "ok")
 
     # --- marks without the work
     cheat = copy.deepcopy(stub)
@@ -218,7 +234,7 @@ def test_the_run_finishes_and_names_the_broken_hand_in(graded):
     "honest", "victim", "stub", "duplicated_cell", "warning", "dies", "swallows_interrupt",
     "huge_output", "imports_reference", "reads_source", "reads_gradebook", "ast_transformer",
     "rebinds_numpy", "hidden_rebind", "patches_builtins", "reads_tests", "vandal", "network",
-    "fork_bomb", "memory_bomb", "disk_bomb", "broken"])
+    "fork_bomb", "memory_bomb", "disk_bomb", "injects_script", "broken"])
 def test_each_submission_gets_its_expected_score_and_status(graded, student):
     row = graded["grades"][(grading.assignment_id(M01), student)]
     want = graded["expected"][student]
@@ -288,6 +304,43 @@ def test_feedback_pages_hold_no_hidden_test(graded):
     run = graded["feedback"]
     assert run.returncode == 0, run.stdout + run.stderr
     assert "NOT safe" not in run.stdout, run.stdout
+
+
+class _ScriptFinder(HTMLParser):
+    """Collects what a browser would run: script bodies, on* handlers, javascript: links."""
+
+    def __init__(self):
+        super().__init__()
+        self.found: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self._in_script = tag == "script"
+        for name, value in attrs:
+            if name.startswith("on") or (value or "").strip().lower().startswith("javascript:"):
+                self.found.append(f"<{tag} {name}={value!r}>")
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.found.append(data)
+
+
+def test_feedback_runs_no_script_a_student_wrote(graded):
+    """The hand-in's HTML, Javascript and markdown reach the page as text or not at all."""
+    root = graded["root"]
+    page = (root / "feedback" / "injects_script" / grading.assignment_id(M01) /
+            grading.notebook_name(M01).replace(".ipynb", ".html"))
+    text = page.read_text(encoding="utf-8")
+    assert "My notes" in text and "<b>bold</b>" in text, "the harmless parts are still shown"
+    finder = _ScriptFinder()
+    finder.feed(text)
+    planted = [f for f in finder.found if "tt_" in f]
+    assert not planted, planted
+    # The page's own scripts (MathJax and the like) are still there: the finder sees scripts.
+    assert finder.found
 
 
 def test_exports_carry_the_status_and_the_cells(graded):

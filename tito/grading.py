@@ -19,6 +19,7 @@ Course directory layout (nbgrader's own; one assignment per module, named like i
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -97,13 +98,30 @@ c.Autograde.autograde_preprocessors = [
 c.AssignLatePenalties.plugin_class = "tito.nbgrader_plugins.LatePenaltyPerDay"
 c.LatePenaltyPerDay.per_day = 0.1
 
+# Outputs and markdown come from students: every HTML page nbgrader makes of a submission
+# (feedback, formgrader's views) passes them through nbconvert's sanitizer, so a hand-in cannot
+# run script in the browser of whoever opens the page. SanitizeStudentHTML also cleans the
+# markdown cells a student wrote or edited, which nbgrader's feedback template would not.
+c.HTMLExporter.sanitize_html = True
+
 # Feedback shows the test cells the student saw, never the hidden tests.
-c.GenerateFeedback.preprocessors = [
+c.GenerateFeedback.preprocessors = {feedback_preprocessors}
+'''
+
+# What a feedback page is made with. `tito nbgrader feedback` passes the same list on nbgrader's
+# command line, so a course whose config was written before a change still gets it.
+FEEDBACK_PREPROCESSORS = (
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
+    "tito.nbgrader_plugins.SanitizeStudentHTML",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-]
-'''
+)
+
+
+def feedback_options() -> list[str]:
+    """nbgrader command-line options for safe feedback pages (see CONFIG_TEMPLATE)."""
+    return ["--HTMLExporter.sanitize_html=True",
+            *(f"--GenerateFeedback.preprocessors={p}" for p in FEEDBACK_PREPROCESSORS)]
 
 
 class GradingError(Exception):
@@ -136,7 +154,9 @@ def init_course(root: Path, timeout: int = DEFAULT_TIMEOUT, force: bool = False)
         (root / sub).mkdir(parents=True, exist_ok=True)
     if config.exists() and not force:
         return False
-    config.write_text(CONFIG_TEMPLATE.format(course_id=COURSE_ID, timeout=int(timeout)),
+    config.write_text(CONFIG_TEMPLATE.format(
+        course_id=COURSE_ID, timeout=int(timeout),
+        feedback_preprocessors=json.dumps(list(FEEDBACK_PREPROCESSORS), indent=4)),
                       encoding="utf-8")
     return True
 

@@ -1,4 +1,4 @@
-"""Two nbgrader preprocessors that make nbgrader's own autograde pipeline sandbox-only.
+"""nbgrader plugins of the course: a sandbox-only autograde pipeline, the late policy, safe pages.
 
 nbgrader's ``autograde`` runs two passes over a submission: *sanitize* (restore locked cells and
 hidden tests from the gradebook) and *autograde* (execute, then score into the gradebook). tito
@@ -102,3 +102,47 @@ class LatePenaltyPerDay(LateSubmissionPlugin):
             return 0.0
         days = -(-total_seconds_late // 86400)  # each started day counts
         return min(score, score * self.per_day * days)
+
+
+from nbconvert.preprocessors.sanitize import SanitizeHTML  # noqa: E402
+from traitlets import Bool  # noqa: E402
+
+
+class SanitizeStudentHTML(SanitizeHTML):
+    """nbconvert's HTML sanitizer, applied to what a student controls in a graded notebook.
+
+    Every rich output goes through it (scripts and event handlers removed, ``text/html`` and
+    ``text/markdown`` cleaned). Markdown cells go through it unless their text is exactly one
+    of the release's markdown cells: the course's own prose keeps its HTML and its code spans,
+    while a note a student added or edited is cleaned. nbgrader's feedback template renders
+    markdown without the sanitizer that ``HTMLExporter.sanitize_html`` turns on for outputs,
+    which is why this runs as a preprocessor, before the page is made.
+    """
+
+    # nbgrader registers its converters' preprocessors as they are; nbconvert's start disabled.
+    enabled = Bool(True).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        self._trusted = self._release_markdown(resources)
+        return super().preprocess(nb, resources)
+
+    def _release_markdown(self, resources) -> set[str]:
+        import nbformat
+        from nbgrader.coursedir import CourseDirectory
+
+        info = resources.get("nbgrader", {})
+        if not info.get("assignment") or not info.get("notebook"):
+            return set()
+        coursedir = CourseDirectory(config=self.config)
+        folder = Path(coursedir.format_path(coursedir.release_directory, ".",
+                                            info["assignment"]))
+        release = folder / f"{info['notebook']}.ipynb"
+        if not release.is_file():
+            return set()   # nothing to compare with: every markdown cell is cleaned
+        nb = nbformat.read(str(release), as_version=4)
+        return {c.source for c in nb.cells if c.cell_type == "markdown"}
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type == "markdown" and cell.source in self._trusted:
+            return cell, resources
+        return super().preprocess_cell(cell, resources, cell_index)

@@ -272,7 +272,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
         if not graded:
             print(f"{aid}: nothing autograded yet: run `tito nbgrader autograde {m.number}`")
             continue
-        cmd = ["generate_feedback", aid, "--force"]
+        cmd = ["generate_feedback", aid, "--force", *grading.feedback_options()]
         if args.student:
             cmd += ["--student", args.student]
         run = grading.run_nbgrader(root, cmd, f"feedback_{aid}")
