@@ -522,6 +522,7 @@ def test_course_on_jupyterhub(base, course_dir, student_venv, students, jupyterh
     #    releases module 02, which s1 fetches from the Assignments tab.
     out = _ok(s1.run("tito", "module", "complete", MODULE.number))
     assert f"Module {MODULE.number} complete" in out, out
+    assert f"Fetch {grading.assignment_id(NEXT)}" in out, "on the hub, next is a fetch"
     assert progress.module_state(MODULE.number, s1.workspace) == progress.COMPLETE
     _ok(_tito("nbgrader", "generate", NEXT.number, "--course", str(course_dir)))
     _ok(_tito("nbgrader", "hub", "release", NEXT.number, "--course", str(course_dir)))

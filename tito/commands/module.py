@@ -310,7 +310,9 @@ def complete(args: argparse.Namespace) -> int:
     nxt = new_mods
     for x in nxt[:1]:
         if progress.module_state(x.number, root) == progress.NOT_STARTED:
-            _say(f"Next: module {x.number} ({x.title}) — `tito module start {x.number}`")
+            how = (workspace.fetch_hint(x, root) if workspace.is_workspace(root)
+                   else f"`tito module start {x.number}`")
+            _say(f"Next: module {x.number} ({x.title}) — {how}")
         else:
             _say(f"Next: module {x.number} ({x.title}), already started — "
                  f"`tito module test {x.number}`")
@@ -354,7 +356,7 @@ def status(args: argparse.Namespace) -> int:
     style = {progress.COMPLETE: "green", progress.IN_PROGRESS: "yellow",
              progress.NOT_STARTED: "dim"}
     for m in course.MODULES:
-        entry = data["modules"].get(m.number, {})
+        entry = progress.module_entry(m.number, root, data)
         last = entry.get("last_test") or {}
         tests = ""
         if last:
@@ -386,8 +388,12 @@ def status(args: argparse.Namespace) -> int:
     if nxt and set(nxt[0].requires) <= done:
         m = nxt[0]
         verb = "test" if states[m.number] == progress.IN_PROGRESS else "start"
-        console.print(f"Next: `tito module {verb} {m.number}` ({_short(m.title)})",
-                      markup=False)
+        if verb == "start" and workspace.is_workspace(root):
+            console.print(f"Next: {_short(m.title)} — {workspace.fetch_hint(m, root)}",
+                          markup=False)
+        else:
+            console.print(f"Next: `tito module {verb} {m.number}` ({_short(m.title)})",
+                          markup=False)
     elif not nxt:
         console.print("Every module is complete.", markup=False)
     return 0
