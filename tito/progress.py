@@ -231,8 +231,10 @@ def record_test(number, passed: int, failed: int, points=None, total=None,
     _update(root, fn)
 
 
-def module_entry(number, root: Path | None = None) -> dict:
-    return dict(load(root)["modules"].get(_key(number), {}))
+def module_entry(number, root: Path | None = None, data: dict | None = None) -> dict:
+    """A module's record: started/completed times, the last test run, the points."""
+    data = data if data is not None else load(root)
+    return dict(data["modules"].get(_key(number), {}))
 
 
 def _available_in_instructor_edition(m: course.Module, root: Path) -> bool:
@@ -309,9 +311,11 @@ def describe_result(result: dict | None) -> str:
     return " ".join(p for p in (head, tail) if p)
 
 
-def milestone_result(number, root: Path | None = None) -> dict | None:
+def milestone_result(number, root: Path | None = None, data: dict | None = None
+                     ) -> dict | None:
     """The best recorded run of a milestone, or None."""
-    entry = load(root)["milestones"].get(course.get_milestone(number).number)
+    data = data if data is not None else load(root)
+    entry = data["milestones"].get(course.get_milestone(number).number)
     return dict(entry["best"]) if entry and entry.get("best") else None
 
 
@@ -336,7 +340,7 @@ def milestone_state(number, root: Path | None = None, data: dict | None = None
     if missing:
         return "locked", "complete modules " + ", ".join(f"{m.number} ({m.name})"
                                                          for m in missing)
-    entry = data["milestones"].get(ms.number) or {}
-    if entry.get("best"):
-        return "achieved", describe_result(entry["best"])
+    best = milestone_result(ms.number, root, data)
+    if best:
+        return "achieved", describe_result(best)
     return "ready", f"tito milestone run {ms.number}"
