@@ -158,19 +158,17 @@ def check_edition(edition: Path) -> Path:
     raise HubError(f"--edition: {problem}; {fix}")
 
 
-def _hub_config_values(root: Path):
+def configured_edition(root: Path) -> Path | None:
+    """The ``--edition`` setup wrote into the hub's config (the launcher's argument), or None
+    when there is no such config or it does not load (the doctor then says to run setup)."""
     from traitlets.config.loader import PyFileConfigLoader
 
     cfg = hub_folder(root) / HUB_CONFIG
-    if not cfg.is_file():
+    try:
+        loaded = PyFileConfigLoader(cfg.name, str(cfg.parent)).load_config()
+    except Exception:  # missing, or edited into Python that no longer runs
         return None
-    return PyFileConfigLoader(cfg.name, str(cfg.parent)).load_config()
-
-
-def configured_edition(root: Path) -> Path | None:
-    """The ``--edition`` setup wrote into the hub's config (the launcher's argument), or None."""
-    loaded = _hub_config_values(root)
-    cmd = list(loaded.get("Spawner", {}).get("cmd", [])) if loaded is not None else []
+    cmd = list(loaded.get("Spawner", {}).get("cmd", []))
     if "--edition" in cmd[:-1]:
         return Path(cmd[cmd.index("--edition") + 1])
     return None

@@ -108,8 +108,7 @@ def _fill(edition: Path, dest: Path) -> None:
 def refusal(path: Path) -> str:
     return (f"{path} exists but is not a tinytorch workspace (it has no "
             f"{progress.STATE_DIR}/{MARKER}); nothing in it was changed. Move it aside, e.g. "
-            f"`mv {path} {path}.old`, then start your server again (File > Hub Control Panel > "
-            f"Stop My Server, then Start My Server)")
+            f"`mv {path} {path}.old`, then start your server again from the hub's home page")
 
 
 def make_workspace(edition: Path, home: Path | None = None) -> tuple[Path, bool]:
@@ -132,12 +131,18 @@ def make_workspace(edition: Path, home: Path | None = None) -> tuple[Path, bool]
             f"config must name the folder made by `tito release student --out DIR`, readable "
             f"by every account (`chmod -R a+rX DIR`)")
     parent = target.parent
+    if not parent.is_dir():
+        raise WorkspaceError(f"the home folder {parent} does not exist: the workspace is made "
+                             f"in the student's home (HOME)")
     if hasattr(os, "geteuid") and os.geteuid() == 0 and parent.stat().st_uid != 0:
         # Files written by root into another account's home are root's, and a link placed
         # there by that account could redirect them: the student's own server makes it.
         raise WorkspaceError(f"refusing to make {target} as root in a home owned by another "
                              f"account: each student's own server makes their workspace")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{WORKSPACE_NAME}-", dir=parent))   # mode 0700
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{WORKSPACE_NAME}-", dir=parent))   # mode 0700
+    except OSError as err:
+        raise WorkspaceError(f"cannot make {target}: {err}") from None
     try:
         _fill(edition, tmp)
         os.chmod(tmp, MODE)
