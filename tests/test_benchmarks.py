@@ -24,11 +24,53 @@ def _run(*args: str) -> str:
 
 def test_epoch_benchmark_prints_every_implementation_and_the_ratio():
     out = _run(str(BENCH / "mlp_epoch.py"), "--data", "digits", "--runs", "1", "--configs",
-               "784-128-10", "--opts", "sgd", "adam", "--impls", "numpy", "tinytorch")
+               "784-128-10", "--opts", "sgd", "adam", "--impls", "numpy", "numpy-ops",
+               "tinytorch")
     rows = [line for line in out.splitlines() if line.startswith("| 784-128-10")]
-    assert len(rows) == 4, out
-    tinytorch_rows = [r for r in rows if "| tinytorch |" in r]
-    assert all(r.split("|")[7].split()[0].endswith("x") for r in tinytorch_rows), out
+    assert len(rows) == 6, out
+    for r in rows:
+        cells = r.split("|")
+        if "| tinytorch |" in r:        # / numpy and / numpy-ops
+            assert cells[7].split()[0].endswith("x") and cells[8].split()[0].endswith("x"), r
+        if "| numpy-ops |" in r:
+            assert cells[7].split()[0].endswith("x") and not cells[8].strip(), r
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+def test_numpy_ops_trains_exactly_as_tinytorch_does(opt):
+    """numpy-ops claims tinytorch's operations: three steps of each must agree to round-off."""
+    import numpy as np
+
+    sys.path.insert(0, str(BENCH))
+    import mlp_epoch
+
+    from tinytorch.core.activations import ReLU
+    from tinytorch.core.layers import Linear, Sequential
+    from tinytorch.core.losses import CrossEntropyLoss
+    from tinytorch.core.optimizers import SGD, Adam
+    from tinytorch.core.tensor import Tensor, manual_seed
+
+    manual_seed(0)
+    model = Sequential(Linear(20, 16), ReLU(), Linear(16, 12), ReLU(), Linear(12, 5))
+    linears = [model[0], model[2], model[4]]
+    weights = [layer.weight.data.copy() for layer in linears]
+    biases = [layer.bias.data.copy() for layer in linears]
+    params = model.parameters()
+    lr = mlp_epoch.LR[opt]
+    optimizer = SGD(params, lr=lr) if opt == "sgd" else Adam(params, lr=lr)
+    step = mlp_epoch.make_step(model, CrossEntropyLoss(), optimizer)
+    ops_step = mlp_epoch.numpy_ops_step(weights, biases, opt)
+    first = weights[0].copy()
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        xb = rng.standard_normal((8, 20)).astype(np.float32)
+        yb = rng.integers(0, 5, 8)
+        step(Tensor(xb), Tensor(yb))
+        ops_step(xb, yb)
+    for layer, w, b in zip(linears, weights, biases):
+        np.testing.assert_allclose(layer.weight.data, w, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(layer.bias.data, b, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(weights[0], first), "the steps changed the weights"
 
 
 def test_overhead_benchmark_runs():
