@@ -60,9 +60,8 @@ def peak_rss_mb() -> float:
     return peak / 1024 if sys.platform != "darwin" else peak / 2**20
 
 
-# ---- the three implementations ---------------------------------------------------------------
-def epoch_numpy(x, y, sizes, opt: str, seed: int) -> float:
-    """The floor: forward and backward written by hand, Adam in place with out= arguments."""
+def uniform_init(sizes, seed: int) -> tuple[list, list]:
+    """float32 weights (out, in) and biases drawn from U(-1/sqrt(in), 1/sqrt(in))."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -71,11 +70,43 @@ def epoch_numpy(x, y, sizes, opt: str, seed: int) -> float:
         bound = 1 / np.sqrt(fan_in)
         weights.append(rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32))
         biases.append(rng.uniform(-bound, bound, fan_out).astype(np.float32))
+    return weights, biases
+
+
+def adam_update(params, grads, m, v, scratch, t: int, lr: float,
+                b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> None:
+    """Adam step ``t`` in place, every temporary in ``scratch`` (the same ops as tinytorch)."""
+    import math
+
+    import numpy as np
+
+    for p, gr, mi, vi, s in zip(params, grads, m, v, scratch):
+        mi *= b1
+        np.multiply(gr, 1 - b1, out=s)
+        mi += s
+        vi *= b2
+        np.multiply(gr, gr, out=s)
+        s *= 1 - b2
+        vi += s
+        np.sqrt(vi, out=s)
+        s /= math.sqrt(1 - b2 ** t)
+        s += eps
+        np.divide(mi, s, out=s)
+        s *= -lr / (1 - b1 ** t)
+        p += s
+
+
+# ---- the implementations ---------------------------------------------------------------------
+def epoch_numpy(x, y, sizes, opt: str, seed: int) -> float:
+    """The floor: forward and backward written by hand, Adam in place with out= arguments."""
+    import numpy as np
+
+    weights, biases = uniform_init(sizes, seed)
     params = weights + biases
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
     tmp = [np.zeros_like(p) for p in params]
-    b1, b2, eps, lr = 0.9, 0.999, 1e-8, LR[opt]
+    lr = LR[opt]
     state = {"t": 0}
 
     def step(xb, yb):
@@ -107,37 +138,20 @@ def epoch_numpy(x, y, sizes, opt: str, seed: int) -> float:
                 p += gr
             return
         state["t"] += 1
-        t = state["t"]
-        c1, c2 = 1 - b1 ** t, 1 - b2 ** t
-        for p, gr, mi, vi, ti in zip(params, grads, m, v, tmp):
-            mi *= b1
-            np.multiply(gr, 1 - b1, out=ti)
-            mi += ti
-            vi *= b2
-            np.multiply(gr, gr, out=ti)
-            ti *= 1 - b2
-            vi += ti
-            np.sqrt(vi, out=ti)
-            ti /= np.sqrt(c2)
-            ti += eps
-            np.divide(mi, ti, out=ti)
-            ti *= -lr / c1
-            p += ti
+        adam_update(params, grads, m, v, tmp, state["t"], lr)
 
     return run_epoch(x, y, step, seed)
 
 
 def numpy_ops_step(weights: list, biases: list, opt: str):
     """One training step of numpy-ops, updating ``weights`` and ``biases`` in place."""
-    import math
-
     import numpy as np
 
     params = weights + biases
     scratch = [np.empty_like(p) for p in params]
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
-    b1, b2, eps, lr = 0.9, 0.999, 1e-8, LR[opt]
+    lr = LR[opt]
     state = {"t": 0}
     classes = weights[-1].shape[0]
 
@@ -174,21 +188,7 @@ def numpy_ops_step(weights: list, biases: list, opt: str):
                 p += s
             return
         state["t"] += 1
-        t = state["t"]
-        for p, gr, mi, vi, s in zip(params, grads, m, v, scratch):
-            mi *= b1
-            np.multiply(gr, 1 - b1, out=s)
-            mi += s
-            vi *= b2
-            np.multiply(gr, gr, out=s)
-            s *= 1 - b2
-            vi += s
-            np.sqrt(vi, out=s)
-            s /= math.sqrt(1 - b2 ** t)
-            s += eps
-            np.divide(mi, s, out=s)
-            s *= -lr / (1 - b1 ** t)
-            p += s
+        adam_update(params, grads, m, v, scratch, state["t"], lr)   # as tinytorch's Adam
 
     return step
 
@@ -204,12 +204,7 @@ def epoch_numpy_ops(x, y, sizes, opt: str, seed: int) -> float:
     """
     import numpy as np
 
-    rng = np.random.default_rng(seed)
-    weights, biases = [], []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        bound = 1 / np.sqrt(fan_in)
-        weights.append(rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32))
-        biases.append(rng.uniform(-bound, bound, fan_out).astype(np.float32))
+    weights, biases = uniform_init(sizes, seed)
     step = numpy_ops_step(weights, biases, opt)
     return run_epoch(x, y, step, seed)
 
