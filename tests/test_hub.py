@@ -744,7 +744,8 @@ def test_launcher_refuses_a_folder_that_is_not_a_workspace(tmp_path):
     (theirs / "notes.txt").write_text("mine")
     launch = [sys.executable, "-m", "tito.hub_launch", "--edition", str(edition), "--",
               sys.executable, "-c", "import os; print(os.environ['PYTHONPATH'])"]
-    env = dict(os.environ, HOME=str(home))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # tito: from cwd
+    env["HOME"] = str(home)
     r = _run(launch, env=env, cwd=REPO)
     assert r.returncode == 1 and "is not a tinytorch workspace" in r.stderr, r.stderr
     assert f"mv {theirs} {theirs}.old" in r.stderr and r.stdout == "", r.stdout
