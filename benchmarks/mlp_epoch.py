@@ -165,12 +165,12 @@ def numpy_ops_step(weights: list, biases: list, opt: str):
         if labels.min() < 0 or labels.max() >= classes:
             raise ValueError("label out of range")
         n = len(labels)                              # cross-entropy, as tinytorch computes it
-        shifted = z - z.max(axis=1, keepdims=True)
-        picked = shifted[np.arange(n), labels]
-        probs = np.exp(shifted, out=shifted)
-        total = probs.sum(axis=1)
-        losses = np.log(total) - picked
-        probs /= total[:, None]
+        zs = z - np.max(z, axis=1, keepdims=True)
+        at_label = zs[np.arange(n), labels]
+        probs = np.exp(zs, out=zs)
+        norm = probs.sum(axis=1)
+        losses = np.log(norm) - at_label
+        probs /= norm[:, None]
         loss = losses.sum() / losses.size            # noqa: F841 (computed, as tinytorch does)
         g = probs.copy()                             # its backward
         g[np.arange(n), labels] -= 1

@@ -427,6 +427,20 @@ def test_instructor_edition_is_not_completed_into(tmp_path):
     assert student.package_file(FIRST.target, instructor / "tinytorch").read_bytes() == before
 
 
+def test_this_repository_releases_without_leaking(tmp_path):
+    """The whole repository as committed (benchmarks, milestones, docs) passes the leak check.
+
+    A benchmark or test that writes out an answer line for line stops the release; this catches
+    it here rather than in the slow hub and install tests that build an edition first.
+    """
+    out = tmp_path / "edition"
+    result = run_tito("release", "student", "--out", str(out), cwd=REPO)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "leak" not in result.stdout + result.stderr
+    assert (out / "benchmarks" / "mlp_epoch.py").is_file()
+    assert all(m.source(out).is_file() for m in course.MODULES)
+
+
 def test_release_refuses_a_non_empty_folder(tmp_path):
     out = tmp_path / "taken"
     out.mkdir()
