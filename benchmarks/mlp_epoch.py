@@ -73,6 +73,13 @@ def uniform_init(sizes, seed: int) -> tuple[list, list]:
     return weights, biases
 
 
+def adam_buffers(params) -> tuple[list, list, list]:
+    """Zeroed first moments, second moments and scratch space, one array of each per parameter."""
+    import numpy as np
+
+    return tuple([np.zeros_like(p) for p in params] for _ in range(3))
+
+
 def adam_update(params, grads, m, v, scratch, t: int, lr: float,
                 b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> None:
     """Adam step ``t`` in place, every temporary in ``scratch`` (the same ops as tinytorch)."""
@@ -103,9 +110,7 @@ def epoch_numpy(x, y, sizes, opt: str, seed: int) -> float:
 
     weights, biases = uniform_init(sizes, seed)
     params = weights + biases
-    m = [np.zeros_like(p) for p in params]
-    v = [np.zeros_like(p) for p in params]
-    tmp = [np.zeros_like(p) for p in params]
+    m, v, tmp = adam_buffers(params)
     lr = LR[opt]
     state = {"t": 0}
 
@@ -148,9 +153,7 @@ def numpy_ops_step(weights: list, biases: list, opt: str):
     import numpy as np
 
     params = weights + biases
-    scratch = [np.empty_like(p) for p in params]
-    m = [np.zeros_like(p) for p in params]
-    v = [np.zeros_like(p) for p in params]
+    m, v, scratch = adam_buffers(params)
     lr = LR[opt]
     state = {"t": 0}
     classes = weights[-1].shape[0]
