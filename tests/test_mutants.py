@@ -7,7 +7,9 @@ replacement in the reference solution (the format is in ``tests/mutants/README.m
 bug this test builds the mutated module and requires:
 
 - the module's tests fail: the tests ``tito module test NN`` selects (same marker expression,
-  same files), run with ``-x`` against a copy of the package with the mutated module exported;
+  same files), run with ``-x`` against a copy of the package with the mutated module exported,
+  as on a student's machine without PyTorch (its comparison tests skip there, so they do not
+  count as catching a bug);
 - the graded cells lose points: the mutated source's code cells run in order in a fresh
   interpreter (``tests/mutants/graded.py``), against the package of the modules before NN,
   as autograding runs them.
@@ -196,10 +198,10 @@ def _run_one(module: course.Module, text: str, mutant: Mutant | None) -> Outcome
             expr, wanted = student.selection(module, set(module.requires), integration=False)
             test_files = student.test_files(REPO, wanted)
         cmd = [sys.executable, "-m", "pytest", *map(str, test_files), "-m", expr, "-x", "-q",
-               "--tb=line", "--hypothesis-profile=no-shrink", "-p", "no:cacheprovider", "-p", "tito.pytest_student",
-               "--rootdir", str(REPO)]
+               "--tb=line", "--hypothesis-profile=no-shrink", "-p", "no:cacheprovider",
+               "-p", "tito.pytest_student", "-p", "without_torch", "--rootdir", str(REPO)]
         try:
-            proc = subprocess.run(cmd, cwd=tests_root, env=_env(tests_root, REPO),
+            proc = subprocess.run(cmd, cwd=tests_root, env=_env(tests_root, REPO, CATALOGUES),
                                   capture_output=True, text=True, timeout=TIMEOUT)
             tests_failed = proc.returncode != 0
             tests_note = _last_lines(proc.stdout + proc.stderr)
@@ -278,6 +280,18 @@ def test_catalogue_is_current(module: course.Module):
     assert len(mutants) >= MIN_MUTANTS, (
         f"{catalogue_path(module).name} has {len(mutants)} mutants; the course asks for at "
         f"least {MIN_MUTANTS} typical bugs per module")
+
+
+def test_mutant_runs_do_not_see_pytorch():
+    """Cheap: with the plugin the mutant runs load, the PyTorch comparison tests skip."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", str(REPO / "tests" / "test_against_torch.py"), "-q",
+         "-rs", "-p", "no:cacheprovider", "-p", "without_torch", "--rootdir", str(REPO)],
+        cwd=REPO, env=_env(REPO, CATALOGUES), capture_output=True, text=True, timeout=120)
+    # The file skips as a whole, so pytest reports that it ran nothing (exit code 5).
+    assert proc.returncode == 5, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "1 skipped" in proc.stdout and "passed" not in proc.stdout, proc.stdout[-2000:]
+    assert "could not import 'torch'" in proc.stdout, proc.stdout[-2000:]
 
 
 @pytest.mark.parametrize("module", MODULES)

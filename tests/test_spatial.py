@@ -137,6 +137,17 @@ def test_max_pool2d_gradcheck(shape, k, s):
     assert gradcheck(lambda a: max_pool2d(a, k, s), [x])
 
 
+def test_max_pool2d_windows_sit_side_by_side_unless_a_stride_is_given():
+    """stride defaults to kernel_size, as in PyTorch: a 2 x 2 pool halves each side."""
+    x = Tensor(np.arange(16.0, dtype=np.float32).reshape(1, 1, 4, 4))
+    assert max_pool2d(x, 2).data[0, 0].tolist() == [[5, 7], [13, 15]]
+    assert max_pool2d(x, 2, 2).data[0, 0].tolist() == [[5, 7], [13, 15]]
+    assert max_pool2d(x, 2, 1).data[0, 0].tolist() == [[5, 6, 7], [9, 10, 11], [13, 14, 15]]
+    assert max_pool2d(x, (2, 1)).data[0, 0].tolist() == [[4, 5, 6, 7], [12, 13, 14, 15]]
+    assert max_pool2d(Tensor(np.zeros((2, 3, 9, 8), np.float32)), 3).shape == (2, 3, 3, 2)
+    assert MaxPool2d(2)(Tensor(np.zeros((2, 3, 8, 8), np.float32))).shape == (2, 3, 4, 4)
+
+
 def test_max_pool2d_ties_go_to_the_first_entry_and_shares_add_when_windows_overlap():
     x = Tensor(np.zeros((1, 1, 2, 2), np.float32), requires_grad=True)
     max_pool2d(x, 2).sum().backward()
