@@ -104,11 +104,13 @@ def adam_update(params, grads, m, v, scratch, t: int, lr: float,
 
 
 # ---- the implementations ---------------------------------------------------------------------
-def epoch_numpy(x, y, sizes, opt: str, seed: int) -> float:
-    """The floor: forward and backward written by hand, Adam in place with out= arguments."""
+def numpy_step(weights: list, biases: list, opt: str):
+    """One step of the floor, updating ``weights`` and ``biases`` in place.
+
+    Forward and backward written by hand; every update in place, Adam with out= arguments.
+    """
     import numpy as np
 
-    weights, biases = uniform_init(sizes, seed)
     params = weights + biases
     m, v, tmp = adam_buffers(params)
     lr = LR[opt]
@@ -145,7 +147,13 @@ def epoch_numpy(x, y, sizes, opt: str, seed: int) -> float:
         state["t"] += 1
         adam_update(params, grads, m, v, tmp, state["t"], lr)
 
-    return run_epoch(x, y, step, seed)
+    return step
+
+
+def epoch_numpy(x, y, sizes, opt: str, seed: int) -> float:
+    """The floor: forward and backward written by hand, Adam in place with out= arguments."""
+    weights, biases = uniform_init(sizes, seed)
+    return run_epoch(x, y, numpy_step(weights, biases, opt), seed)
 
 
 def numpy_ops_step(weights: list, biases: list, opt: str):

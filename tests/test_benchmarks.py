@@ -120,3 +120,51 @@ def test_results_of_the_readme_example_are_ignored_by_git():
     r = subprocess.run(["git", "check-ignore", "-q", "results/mnist_mlp/result.json"],
                        cwd=course.REPO_ROOT)
     assert r.returncode == 0, "the README's --out results/ must not leave untracked files"
+
+
+def test_step_breakdown_prints_phases_matmul_layouts_and_subnormals():
+    out = _run(str(BENCH / "step_breakdown.py"), "--data", "digits", "--rounds", "1",
+               "--steps", "2", "--warmup", "2")
+    for opt in ("sgd", "adam"):
+        row = next(line for line in out.splitlines() if line.startswith(f"| {opt} | tinytorch |"))
+        cells = [c.strip() for c in row.split("|")[1:-1]]
+        assert re.fullmatch(r"\d+\.\d\dx \[\d+\.\d\d-\d+\.\d\d\]", cells[3]), row
+        assert all(c.isdigit() for c in cells[4:]), row
+        assert f"| {opt} | column-major (F) |" in out
+    assert "| row-major (C) |" in out and "| column-major (F) |" in out
+    adam = next(line for line in out.splitlines() if line.startswith("| adam | row-major (C) |"))
+    assert adam.split("|")[-2].strip().isdigit(), "Adam's rows count the subnormals"
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+def test_column_major_weights_train_exactly_as_row_major_ones(opt):
+    """The breakdown compares two layouts of one computation: their steps must agree."""
+    import numpy as np
+
+    sys.path.insert(0, str(BENCH))
+    import step_breakdown
+    from tinytorch.core.autograd import linear_backward
+    from tinytorch.core.tensor import Tensor
+
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((16, 784)).astype(np.float32))
+    y = Tensor(rng.integers(0, 10, 16))
+    results = []
+    try:
+        for column_major, rule in ((False, linear_backward),
+                                   (True, step_breakdown.column_major_linear_backward)):
+            step_breakdown.use_linear_rule(rule)
+            model, loss_fn, optimizer = step_breakdown.tinytorch_model(opt, column_major)
+            assert model[0].weight.data.flags.f_contiguous == column_major
+            for _ in range(3):
+                optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                optimizer.step()
+            assert model[0].weight.grad.data.flags.f_contiguous == column_major
+            results.append([p.data.copy() for p in model.parameters()])
+    finally:
+        step_breakdown.use_linear_rule(linear_backward)
+    # Adam divides by sqrt(v): round-off of the matmul order shows up to about 1e-6 (an Adam
+    # step moves a weight by about lr = 1e-3).
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 if opt == "adam" else 1e-6)
