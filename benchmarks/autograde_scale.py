@@ -116,14 +116,9 @@ def main() -> int:
     for n, total, t1, t2, td, start, worker in rows:
         lines.append(f"| {n} | {total} | {total / t1:.2f} | {total / t2:.2f} | {t1 / t2:.2f}x "
                      f"| {total / td:.2f} | {td / t2:.2f} | {worker:.2f} | {start:.2f} |")
-    table = "\n".join(lines) + "\n"
-    print()
-    print(table)
-    if args.write:
-        from results_file import replace_section
+    from results_file import report
 
-        replace_section(lines[0], table)
-        print("wrote benchmarks/RESULTS.md")
+    report(lines, args.write)
     return 0
 
 

@@ -346,14 +346,9 @@ def driver(args: argparse.Namespace) -> int:
     for name, x_bytes, cols_bytes, peak in memory:
         lines.append(f"| {name} | {x_bytes / 2**20:.2f} | {cols_bytes / 2**20:.2f} | "
                      f"{cols_bytes / x_bytes:.1f}x | {peak / 2**20:.2f} |")
-    table = "\n".join(lines) + "\n"
-    print()
-    print(table)
-    if args.write:
-        from results_file import replace_section
+    from results_file import report
 
-        path = replace_section(lines[0], table)
-        print(f"written to {path.relative_to(ROOT)}")
+    report(lines, args.write)
     return 0
 
 

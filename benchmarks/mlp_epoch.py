@@ -213,8 +213,6 @@ def epoch_numpy_ops(x, y, sizes, opt: str, seed: int) -> float:
     the optimizer. tinytorch / this is the cost of the framework's machinery (objects, graph,
     rule calls, checks); this / numpy is the cost of the operations it chooses.
     """
-    import numpy as np
-
     weights, biases = uniform_init(sizes, seed)
     step = numpy_ops_step(weights, biases, opt)
     return run_epoch(x, y, step, seed)
@@ -432,14 +430,9 @@ def driver(args: argparse.Namespace) -> int:
             vs_t = paired(impl, config, opt, "torch") if impl == "tinytorch" else ""
             lines.append(f"| {config} | {opt} | {impl} | {m:.3f} | {lo:.3f} | {hi:.3f} | "
                          f"{vs_np} | {vs_ops} | {vs_t} | {peak:.0f} | {peak / budget:.2f} |")
-    table = "\n".join(lines) + "\n"
-    print()
-    print(table)
-    if args.write:
-        from results_file import replace_section
+    from results_file import report
 
-        path = replace_section(lines[0], table)
-        print(f"written to {path.relative_to(ROOT)}")
+    report(lines, args.write)
     return 0
 
 

@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(f"| {batch} | {name} | {med[name] * 1e6:.1f} | "
                         f"{min(samples[name]) * 1e6:.1f} | {max(samples[name]) * 1e6:.1f} | "
                         f"{ratio} |")
-    table = "\n".join([
+    lines = [
         "## Per-op overhead",
         "",
         f"Forward + backward of a {'-'.join(map(str, SIZES))} MLP with cross-entropy, "
@@ -120,14 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         "| batch | implementation | median µs | min µs | max µs | tinytorch / torch |",
         "|---|---|---|---|---|---|",
         *rows,
-    ]) + "\n"
-    print(table)
-    if args.write:
-        sys.path.insert(0, str(HERE))
-        from results_file import replace_section
+    ]
+    sys.path.insert(0, str(HERE))
+    from results_file import report
 
-        path = replace_section("## Per-op overhead", table)
-        print(f"written to {path.relative_to(ROOT)}")
+    report(lines, args.write)
     return 0
 
 

@@ -35,3 +35,13 @@ def replace_section(heading: str, body: str, path: Path = PATH) -> Path:
         text = text.replace("\n\n\n", "\n\n")
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def report(lines: list[str], write: bool, path: Path = PATH) -> None:
+    """Print a script's section (``lines[0]`` is its heading); with ``write``, also store it."""
+    table = "\n".join(lines) + "\n"
+    print()
+    print(table)
+    if write:
+        replace_section(lines[0], table, path)
+        print(f"written to {path.name} in {path.parent}")

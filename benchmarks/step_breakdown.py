@@ -253,14 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *layout_lines,
     ]
-    table = "\n".join(lines) + "\n"
-    print()
-    print(table)
-    if args.write:
-        from results_file import replace_section
+    from results_file import report
 
-        path = replace_section(lines[0], table)
-        print(f"written to {path.relative_to(ROOT)}")
+    report(lines, args.write)
     return 0
 
 

@@ -68,14 +68,9 @@ def main(argv: list[str] | None = None) -> int:
             one = statistics.median(results[(condition, impl, 1)])
             two = statistics.median(results[(condition, impl, 2)])
             lines.append(f"| {condition} | {impl} | {one:.3f} | {two:.3f} | {two / one:.2f}x |")
-    table = "\n".join(lines) + "\n"
-    print()
-    print(table)
-    if args.write:
-        from results_file import replace_section
+    from results_file import report
 
-        path = replace_section("## BLAS threads", table)
-        print(f"written to {path.relative_to(mlp_epoch.ROOT)}")
+    report(lines, args.write)
     return 0
 
 

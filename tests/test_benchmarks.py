@@ -91,6 +91,18 @@ def test_results_sections_are_replaced_one_at_a_time(tmp_path):
     assert text.index("new a") < text.index("keep b") < text.index("new c")
 
 
+def test_report_prints_the_section_and_writes_it_only_when_asked(tmp_path, capsys):
+    sys.path.insert(0, str(BENCH))
+    from results_file import report
+
+    path = tmp_path / "RESULTS.md"
+    report(["## S", "", "| a |"], write=False, path=path)
+    assert "| a |" in capsys.readouterr().out and not path.exists()
+    report(["## S", "", "| b |"], write=True, path=path)
+    assert "written to RESULTS.md" in capsys.readouterr().out
+    assert path.read_text(encoding="utf-8") == "## S\n\n| b |\n"
+
+
 def test_conv_benchmark_prints_ops_epochs_and_memory():
     pytest.importorskip("torch")
     out = _run(str(BENCH / "conv.py"), "--data", "digits", "--runs", "1", "--rounds", "1",
