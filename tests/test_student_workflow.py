@@ -438,6 +438,8 @@ def test_this_repository_releases_without_leaking(tmp_path):
     result = run_tito("release", "student", "--out", str(out), cwd=REPO)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert (out / "benchmarks" / "mlp_epoch.py").is_file()
+    assert not (out / "benchmarks" / "step_breakdown.py").exists()
+    assert "left out benchmarks/step_breakdown.py (times a variant of module 05's" in result.stdout
     assert edition_leaks(out, REPO) == []
     assert all(m.source(out).is_file() for m in course.MODULES)
 

@@ -12,8 +12,9 @@ The student edition is a complete working copy a student installs and works in:
   release), this file, and any file that contains nbgrader delimiters (or imports one that does);
 - ``tests/``: the tests that ``tito module test`` and ``complete`` run (files carrying a module
   or integration marker), the shared conftest and helpers;
-- ``milestones/``, ``benchmarks/``, packaging files, a README written for students (from
-  ``tito/templates/student_README.md``), an empty progress record and ``.tinytorch/edition``.
+- ``milestones/``, ``benchmarks/`` (but for the few that time a version of an answer),
+  packaging files, a README written for students (from ``tito/templates/student_README.md``),
+  an empty progress record and ``.tinytorch/edition``.
 """
 from __future__ import annotations
 
@@ -32,6 +33,10 @@ from tito import export as exporter
 # blank templates: it would replace a student's completed code with stubs.
 INSTRUCTOR_GROUPS = ("export", "lint", "nbgrader", "release")
 INSTRUCTOR_FILES = ("tito/edition.py",)
+# Benchmarks that hold a version of a module's answer (the leak check would refuse them).
+INSTRUCTOR_BENCHMARKS = {
+    "benchmarks/step_breakdown.py": "times a variant of module 05's linear backward rule",
+}
 COPIED_DIRS = ("tito", "tests", "milestones", "benchmarks")
 TOP_FILES = ("setup.cfg", "pyproject.toml", "setup.py", "MANIFEST.in", "LICENSE", "LICENSE.md",
              "LICENSE.txt", "requirements.txt")
@@ -308,7 +313,9 @@ def build(root: Path, dest: Path, say=print) -> None:
     # everything else students use as it is
     for f in files:
         r = f.relative_to(root)
-        if (r.parts[0] in ("milestones", "benchmarks") and not _skipped(r)) or \
+        if r.as_posix() in INSTRUCTOR_BENCHMARKS:
+            say(f"      left out {r.as_posix()} ({INSTRUCTOR_BENCHMARKS[r.as_posix()]})")
+        elif (r.parts[0] in ("milestones", "benchmarks") and not _skipped(r)) or \
                 (len(r.parts) == 1 and r.name in TOP_FILES):
             _copy(f, dest / r)
     _write(dest / "README.md", student_readme())
