@@ -32,9 +32,10 @@ from tito import export as exporter
 # `tito export` writes the package from the module sources, which in a student edition are the
 # blank templates: it would replace a student's completed code with stubs.
 INSTRUCTOR_GROUPS = ("export", "lint", "nbgrader", "release")
-INSTRUCTOR_FILES = ("tito/edition.py",)
-# Benchmarks that hold a version of a module's answer (the leak check would refuse them).
-INSTRUCTOR_BENCHMARKS = {
+# Files a student edition leaves out, with the reason it prints. A benchmark that holds a
+# version of a module's answer belongs here (the leak check would refuse the edition).
+INSTRUCTOR_FILES = {
+    "tito/edition.py": "builds the student edition",
     "benchmarks/step_breakdown.py": "times a variant of module 05's linear backward rule",
 }
 COPIED_DIRS = ("tito", "tests", "milestones", "benchmarks")
@@ -116,7 +117,7 @@ def tito_files(root: Path, files: list[Path]) -> tuple[list[Path], list[tuple[Pa
         if r.parts[:2] == ("tito", "commands") and f.stem in INSTRUCTOR_GROUPS:
             dropped[f] = "instructor-only command"
         elif r.as_posix() in INSTRUCTOR_FILES:
-            dropped[f] = "builds the student edition"
+            dropped[f] = INSTRUCTOR_FILES[r.as_posix()]
         elif f.suffix == ".py" and cellformat.has_delimiters(f.read_text(encoding="utf-8")):
             dropped[f] = "contains nbgrader delimiters"
     modules = {_dotted(f.relative_to(root)): f for f in mine if f.suffix == ".py"}
@@ -313,8 +314,8 @@ def build(root: Path, dest: Path, say=print) -> None:
     # everything else students use as it is
     for f in files:
         r = f.relative_to(root)
-        if r.as_posix() in INSTRUCTOR_BENCHMARKS:
-            say(f"      left out {r.as_posix()} ({INSTRUCTOR_BENCHMARKS[r.as_posix()]})")
+        if r.as_posix() in INSTRUCTOR_FILES:
+            say(f"      left out {r.as_posix()} ({INSTRUCTOR_FILES[r.as_posix()]})")
         elif (r.parts[0] in ("milestones", "benchmarks") and not _skipped(r)) or \
                 (len(r.parts) == 1 and r.name in TOP_FILES):
             _copy(f, dest / r)
