@@ -113,6 +113,21 @@ OPS = [
      lambda a, b: torch.stack([a, b], dim=-1), [((3, 4), "any"), ((3, 4), "any")]),
     ("unsqueeze-squeeze", lambda a: a.unsqueeze(1).squeeze(-1),
      lambda a: a.unsqueeze(1).squeeze(-1), [((3, 1), "any")]),
+    ("abs", lambda a: a.abs(), lambda a: a.abs(), [((3, 4), "away")]),
+    ("sqrt", lambda a: a.sqrt(), lambda a: a.sqrt(), [((3, 4), "pos")]),
+    ("clone", lambda a: a.clone() * a, lambda a: a.clone() * a, [((3, 4), "any")]),
+    ("cast-roundtrip", lambda a: (a.double() * 3.0).to(a.dtype),
+     lambda a: (a.double() * 3.0).to(a.dtype), [((3, 4), "any")]),
+    ("min-dim", lambda a: a.min(dim=0).values, lambda a: a.min(dim=0).values,
+     [((3, 5), "any")]),
+    ("min-all", lambda a: a.min(), lambda a: a.amin(), [((3, 5), "any")]),
+    ("var", lambda a: a.var(), lambda a: a.var(), [((3, 5), "any")]),
+    ("var-dim-biased", lambda a: a.var(dim=1, correction=0),
+     lambda a: a.var(dim=1, correction=0), [((3, 5), "any")]),
+    ("std-keepdim", lambda a: a.std(dim=0, keepdim=True), lambda a: a.std(dim=0, keepdim=True),
+     [((3, 5), "any")]),
+    ("permute-method", lambda a: a.permute(2, 0, 1), lambda a: a.permute(2, 0, 1),
+     [((2, 3, 4), "any")]),
     ("softmax", lambda a: acts().softmax(a, -1), lambda a: torch.softmax(a, -1),
      [((3, 4), "any")]),
     ("softmax-dim0", lambda a: acts().softmax(a, 0), lambda a: torch.softmax(a, 0),
@@ -129,6 +144,12 @@ OPS = [
      lambda z: F.cross_entropy(z, torch.tensor(LABELS), reduction="sum"), [((5, 4), "any")]),
     ("cross_entropy-none", lambda z: losses().cross_entropy(z, LABELS, reduction="none"),
      lambda z: F.cross_entropy(z, torch.tensor(LABELS), reduction="none"), [((5, 4), "any")]),
+    ("nll_loss", lambda z: losses().nll_loss(losses().log_softmax(z, 1), LABELS),
+     lambda z: F.nll_loss(F.log_softmax(z, 1), torch.tensor(LABELS)), [((5, 4), "any")]),
+    ("nll_loss-none", lambda z: losses().nll_loss(z, LABELS, reduction="none"),
+     lambda z: F.nll_loss(z, torch.tensor(LABELS), reduction="none"), [((5, 4), "any")]),
+    ("nll_loss-sum-one", lambda z: losses().nll_loss(z, 2, reduction="sum"),
+     lambda z: F.nll_loss(z, torch.tensor(2), reduction="sum"), [((4,), "any")]),
     ("bce", lambda p: losses().binary_cross_entropy(p, BINARY.astype(p.dtype)),
      lambda p: F.binary_cross_entropy(p, torch.tensor(BINARY, dtype=p.dtype)),
      [((3, 4), "prob")]),
@@ -283,6 +304,25 @@ def test_dtypes_of_new_tensors_match_pytorch():
     np.testing.assert_array_equal((labels / 2).data, (t_labels / 2).numpy())
     x = Tensor(np.zeros((2, 3, 4), np.float32))
     assert x.size() == tuple(torch.zeros(2, 3, 4).size()) and x.size(1) == 3
+
+
+@pytest.mark.module01
+def test_conversions_and_formatting_match_pytorch():
+    data = np.array([[1.5, -2.7], [0.0, 3.2]], np.float32)
+    ours, theirs = Tensor(data), torch.tensor(data)
+    for convert in (lambda t: t.long(), lambda t: t.float(), lambda t: t.double(),
+                    lambda t: (t > 0).float(), lambda t: t.to("cpu"), lambda t: t.abs().sqrt()):
+        a, b = convert(ours), convert(theirs)
+        assert str(a.dtype) == str(b.dtype).replace("torch.", "")
+        np.testing.assert_allclose(a.data, b.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(np.array(a.tolist()), np.array(b.tolist()), rtol=1e-6)
+    total, t_total = ours.sum(), theirs.sum()
+    assert f"{total:.3f}" == f"{t_total:.3f}" and float(total) == pytest.approx(float(t_total))
+    assert int(Tensor(np.int64(4))) == int(torch.tensor(4)) and ours.dim() == theirs.dim()
+    v, i = ours.min(dim=1)
+    tv, ti = theirs.min(dim=1)
+    np.testing.assert_array_equal(v.data, tv.numpy())
+    np.testing.assert_array_equal(i.data, ti.numpy())
 
 
 @pytest.mark.module01

@@ -777,3 +777,30 @@ def test_gradients_of_a_shared_add_are_separate_arrays():
     a, b = f64(3), f64(3, seed=1)
     backward(a + b, np.ones(3))
     assert a.grad.data is not b.grad.data and not np.shares_memory(a.grad.data, b.grad.data)
+
+
+def test_more_given_ops_pass_finite_differences():
+    """abs, clone, cast (module 05's rules) and the methods built from other ops."""
+    x = f64(3, 4, seed=21)
+    x.data[np.abs(x.data) < 0.05] += 0.2                      # |x| has a kink at 0
+    check(lambda t: t.abs(), [x])
+    check(lambda t: t.clone() * t, [f64(3, 4, seed=22)])
+    check(lambda t: t.min(dim=1).values, [f64(3, 4, seed=23)])
+    check(lambda t: t.min(), [f64(3, 4, seed=24)])
+    check(lambda t: t.var(dim=0), [f64(3, 4, seed=25)])
+    check(lambda t: t.std(), [f64(3, 4, seed=26)])
+    check(lambda t: t.abs().sqrt(), [x])
+    check(lambda t: t.permute(2, 0, 1), [f64(2, 3, 4, seed=27)])
+
+
+def test_cast_passes_the_gradient_back_in_the_inputs_dtype():
+    a = Tensor(np.array([0.5, -1.5], np.float32), requires_grad=True)
+    ((a.double() ** 2) * 3.0).sum().backward()
+    assert a.grad.dtype == np.float32
+    np.testing.assert_allclose(a.grad.data, 6.0 * a.data, rtol=1e-6)
+    b = Tensor(np.array([0.25, 2.0]), requires_grad=True)           # float64 through float32
+    (b.float() * b.float()).sum().backward()
+    assert b.grad.dtype == np.float64
+    np.testing.assert_allclose(b.grad.data, 2.0 * b.data, rtol=1e-6)
+    labels = Tensor(np.array([0.7, 1.2]), requires_grad=True).long()
+    assert labels._node is None and not labels.requires_grad

@@ -723,3 +723,26 @@ def test_names_outputs_and_repr_match_pytorch():
     np.testing.assert_allclose(ours(Tensor(x)).data, expected, rtol=1e-5, atol=1e-6)
     assert repr(ours) == repr(theirs)
     assert repr(Linear(3, 2, bias=False)) == repr(torch.nn.Linear(3, 2, bias=False))
+
+
+# ---- devices and dtypes ------------------------------------------------------------------------
+
+def test_module_to_keeps_the_cpu_and_converts_parameters_in_place():
+    from tinytorch.core.optimizers import SGD
+
+    manual_seed(0)
+    model = Sequential(Linear(3, 2))
+    weight = model[0].weight
+    assert model.to("cpu") is model and model.cpu() is model
+    with pytest.raises(RuntimeError, match="CPU only"):
+        model.to("cuda")
+    with pytest.raises(TypeError, match="floating-point"):
+        model.to(np.int64)
+    optimizer = SGD(model.parameters(), lr=0.1)
+    assert model.to(np.float64) is model and model[0].weight is weight
+    assert weight.dtype == np.float64 and model[0].bias.dtype == np.float64
+    before = weight.data.copy()
+    model(Tensor(np.ones((4, 3)))).sum().backward()
+    optimizer.step()
+    assert weight.grad.dtype == np.float64 and not np.array_equal(weight.data, before), \
+        "the optimizer still holds the converted parameters"

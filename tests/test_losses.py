@@ -409,3 +409,46 @@ def test_losses_are_modules():
 def test_loss_classes_refuse_unknown_reductions(cls):
     with pytest.raises(ValueError, match="reduction"):
         cls(reduction="average")
+
+
+# ---- nll_loss, NLLLoss, LogSoftmax (given) ----------------------------------------------------
+
+def test_nll_of_log_softmax_is_cross_entropy_values_and_gradients():
+    from tinytorch.core.layers import Linear, Sequential
+    from tinytorch.core.losses import LogSoftmax, NLLLoss, log_softmax, nll_loss
+    from tinytorch.core.tensor import manual_seed
+
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((6, 4)).astype(np.float32)
+    labels = np.array([0, 3, 1, 1, 2, 0])
+    for reduction in ("mean", "sum", "none"):
+        a, b = Tensor(logits.copy(), requires_grad=True), Tensor(logits.copy(),
+                                                                 requires_grad=True)
+        ours = nll_loss(log_softmax(a, dim=1), labels, reduction)
+        fused = cross_entropy(b, labels, reduction)
+        np.testing.assert_allclose(ours.data, fused.data, rtol=1e-5, atol=1e-6)
+        ours.sum().backward()
+        fused.sum().backward()
+        np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-5, atol=1e-6)
+    manual_seed(0)
+    model = Sequential(Linear(4, 4), LogSoftmax(dim=1))
+    loss = NLLLoss()(model(Tensor(logits)), labels)
+    loss.backward()
+    assert model[0].weight.grad is not None and loss.shape == ()
+    assert repr(model[1]) == "LogSoftmax(dim=1)" and repr(NLLLoss("sum")) == "NLLLoss(reduction='sum')"
+    one = Tensor(np.log(np.array([0.25, 0.75], np.float32)))
+    assert nll_loss(one, 1).item() == pytest.approx(-np.log(0.75), rel=1e-6)
+
+
+def test_nll_loss_refuses_bad_labels_and_inputs():
+    from tinytorch.core.losses import nll_loss
+
+    log_probs = Tensor(np.log(np.full((2, 3), 1 / 3, np.float32)))
+    with pytest.raises(ValueError, match=r"class labels must be in \[0, 2\]"):
+        nll_loss(log_probs, np.array([0, 3]))
+    with pytest.raises(ValueError, match="integer class labels"):
+        nll_loss(log_probs, np.array([0.0, 1.0]))
+    with pytest.raises(TypeError, match="log-probabilities must be floating point"):
+        nll_loss(Tensor(np.zeros((2, 3), np.int64)), np.array([0, 1]))
+    with pytest.raises(ValueError, match="reduction"):
+        nll_loss(log_probs, np.array([0, 1]), reduction="avg")

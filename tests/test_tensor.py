@@ -468,3 +468,61 @@ def test_unsqueeze_squeeze_clamp_where_cat_stack_forward():
     for op in (lambda: cat([]), lambda: stack([])):
         with pytest.raises(ValueError):
             op()
+
+
+# ---- conversions and everyday methods (given in module 01) ------------------------------------
+
+def test_python_numbers_and_formatting_of_one_element_tensors():
+    loss = Tensor(np.float32(0.25))
+    assert float(loss) == 0.25 and f"{loss:.3f}" == "0.250" and f"{loss}" == "0.25"
+    assert f"{Tensor([1.0, 2.0])}" == str(Tensor([1.0, 2.0])), "no spec: the repr, any shape"
+    assert int(Tensor(np.int64(7))) == 7 and float(Tensor([[2.5]])) == 2.5
+    with pytest.raises(ValueError, match=r"float\(\) needs a tensor with one element.*\(2,\)"):
+        float(Tensor([1.0, 2.0]))
+    with pytest.raises(TypeError, match=r"needs a 0-d tensor.*\.item\(\)"):
+        f"{Tensor([1.0]):.2f}"
+    assert Tensor([[1, 2], [3, 4]]).tolist() == [[1, 2], [3, 4]]
+    assert Tensor(np.zeros((2, 3, 4))).dim() == 3
+
+
+def test_dtype_conversions_and_the_one_device():
+    from tinytorch.core.tensor import cast, from_numpy
+
+    x = Tensor([1.5, -2.5], requires_grad=True)
+    assert x.float() is x and x.to(np.float32) is x and x.to("cpu") is x and x.cpu() is x
+    hits = Tensor([1, 2, 3]) == Tensor([1, 0, 3])
+    assert hits.float().dtype == np.float32 and hits.float().mean().item() == pytest.approx(2 / 3)
+    assert x.long().data.tolist() == [1, -2] and x.long().dtype == np.int64
+    assert not x.long().requires_grad, "integers have no gradient: the cast leaves the graph"
+    for wide in (x.double(), x.to(np.float64), x.to(dtype="float64"), x.to("cpu", np.float64),
+                 x.to(Tensor(np.zeros(1)))):
+        assert wide.dtype == np.float64 and wide.requires_grad and wide._node.op == "cast"
+    assert cast(x, np.float64).data.tolist() == [1.5, -2.5]
+    for device in ("cuda", "cuda:0", "mps"):
+        with pytest.raises(RuntimeError, match="CPU only"):
+            x.to(device)
+    array = np.arange(3.0)
+    shared = from_numpy(array)
+    assert shared.dtype == np.float64 and np.shares_memory(shared.data, array)
+    with pytest.raises(TypeError, match="numpy array"):
+        from_numpy([1.0, 2.0])
+
+
+def test_min_var_std_abs_sqrt_clone_permute_forward():
+    data = np.array([[3.0, -1.0, 2.0], [0.5, 4.0, -6.0]], np.float32)
+    x = Tensor(data)
+    values, indices = x.min(dim=1)
+    assert values.data.tolist() == [-1.0, -6.0] and indices.data.tolist() == [1, 2]
+    assert x.min().item() == -6.0 and x.argmin().item() == 5
+    assert x.min(dim=0, keepdim=True).values.shape == (1, 3)
+    np.testing.assert_allclose(x.var().data, data.var(ddof=1), rtol=1e-6)
+    np.testing.assert_allclose(x.var(dim=1, correction=0).data, data.var(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(x.var(1, unbiased=False).data, data.var(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(x.std(dim=0, keepdim=True).data,
+                               data.std(axis=0, ddof=1, keepdims=True), rtol=1e-6)
+    assert x.abs().data.tolist() == abs(x).data.tolist() == np.abs(data).tolist()
+    np.testing.assert_allclose(x.abs().sqrt().data, np.sqrt(np.abs(data)), rtol=1e-6)
+    assert x.pow(2).data.tolist() == (data ** 2).tolist()
+    copy = x.clone()
+    assert copy.data.tolist() == data.tolist() and not np.shares_memory(copy.data, x.data)
+    assert x.permute(1, 0).shape == (3, 2) and x.permute((1, 0)).data.tolist() == data.T.tolist()

@@ -483,6 +483,105 @@ class Tensor:
     def clamp(self, min=None, max=None):
         return clamp(self, min, max)
 
+    def permute(self, *dims):
+        """Reorder the dimensions: ``x.permute(0, 2, 3, 1)`` or ``x.permute((0, 2, 3, 1))``."""
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        return permute(self, dims)
+
+    def min(self, dim=None, keepdim: bool = False):
+        """The smallest value; with an int ``dim``, the pair ``(values, indices)`` as ``max``."""
+        values = neg(tensor_max(neg(self), dim, keepdim))     # min(x) = -max(-x)
+        if dim is None or isinstance(dim, (tuple, list)):
+            return values
+        return MinResult(values, self.argmin(dim, keepdim))
+
+    def argmin(self, dim=None, keepdim: bool = False):
+        """Index of the smallest value (no gradient)."""
+        idx = np.argmin(self.data, axis=dim)
+        if keepdim and dim is not None:
+            idx = np.expand_dims(idx, dim)
+        return Tensor(np.asarray(idx))
+
+    def var(self, dim=None, keepdim: bool = False, *, correction: int = 1, unbiased=None):
+        """Variance over ``dim``, divided by ``n - correction`` (PyTorch's default: n - 1)."""
+        if unbiased is not None:                   # PyTorch's older spelling of correction
+            correction = 1 if unbiased else 0
+        dims = range(self.ndim) if dim is None else dim if isinstance(dim, (tuple, list)) \
+            else (dim,)
+        n = 1
+        for d in dims:
+            n *= self.shape[d]
+        centred = self - tensor_mean(self, dim, keepdim=True)
+        return tensor_sum(centred * centred, dim, keepdim) / (n - correction)
+
+    def std(self, dim=None, keepdim: bool = False, *, correction: int = 1, unbiased=None):
+        """Standard deviation: the square root of ``var`` with the same arguments."""
+        return self.var(dim, keepdim, correction=correction, unbiased=unbiased) ** 0.5
+
+    def abs(self):
+        return absolute(self)
+
+    def __abs__(self):            # abs(x)
+        return absolute(self)
+
+    def sqrt(self):
+        return pow(self, 0.5)
+
+    def pow(self, exponent):
+        return pow(self, exponent)
+
+    def clone(self):
+        """A copy with memory of its own that stays in the graph (gradients flow through)."""
+        return clone(self)
+
+    # ---- dtypes, devices and Python numbers (given) -----------------------------------------
+    # PyTorch code converts with .float() and .long(), moves with .to(device), and prints with
+    # float(loss) or f"{loss:.4f}". tinytorch has one device, the CPU.
+    def to(self, *args, dtype=None, device=None):
+        """``x.to(np.float64)`` converts (see ``cast``); ``x.to("cpu")`` is ``x`` itself."""
+        dtype = _to_arguments(args, dtype, device)
+        return self if dtype is None else cast(self, dtype)
+
+    def cpu(self):
+        return self
+
+    def float(self):
+        return cast(self, np.float32)
+
+    def double(self):
+        return cast(self, np.float64)
+
+    def long(self):
+        return cast(self, np.int64)
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def _one_value(self, what: str):
+        if self.data.size != 1:
+            raise ValueError(f"{what} needs a tensor with one element, this one has shape "
+                             f"{self.shape}; reduce it first (.sum(), .mean()) or index it")
+        return self.data.item()
+
+    def __float__(self):
+        return float(self._one_value("float()"))
+
+    def __int__(self):
+        return int(self._one_value("int()"))
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats the value of a 0-d tensor, as in PyTorch."""
+        if self.data.ndim == 0:
+            return format(self.data.item(), spec)
+        if not spec:
+            return str(self)
+        raise TypeError(f"format {spec!r} needs a 0-d tensor, this one has shape {self.shape}; "
+                        f"format t.item() for one element, or t.tolist()")
+
     # ---- in place (given) ----------------------------------------------------------------------
     # ``p -= lr * p.grad`` changes the tensor itself, as in PyTorch: every other reference to
     # it (a model's parameter, an optimizer's list) sees the new values. PyTorch's rule for
@@ -566,6 +665,24 @@ class Tensor:
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 MaxResult.__doc__ = "What ``x.max(dim)`` returns: the maxima and their indices along ``dim``."
+MinResult = namedtuple("MinResult", ["values", "indices"])
+MinResult.__doc__ = "What ``x.min(dim)`` returns: the minima and their indices along ``dim``."
+
+_DEVICES = ("cpu", "cuda", "mps", "xpu")
+
+
+def _to_arguments(args: tuple, dtype=None, device=None):
+    """The dtype that ``.to(...)``'s arguments ask for (or None); any device but the CPU is
+    refused, since tinytorch has no other."""
+    for arg in args:
+        if isinstance(arg, str) and arg.split(":")[0] in _DEVICES:
+            device = arg
+        else:
+            dtype = arg.dtype if isinstance(arg, Tensor) else arg
+    if device is not None and str(device).split(":")[0] != "cpu":
+        raise RuntimeError(f"tinytorch runs on the CPU only, so it cannot use device "
+                           f"{str(device)!r}; use 'cpu', or drop the .to(device) call")
+    return dtype
 
 
 class _Size(int):
@@ -1114,14 +1231,17 @@ assert np.allclose(log(Tensor([1.0, np.e])).data, [0.0, 1.0])
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Four more ops, given
+# ### More ops, given
 #
 # A PyTorch user reaches for these in the first hour, so they are given rather than set as
-# exercises: each is three lines in the pattern you now know (compute with numpy, then
+# exercises: each is a few lines in the pattern you now know (compute with numpy, then
 # `record_op`). `clamp` limits values to a range, `where` picks elementwise between two
-# tensors, `cat` joins tensors along an existing dimension and `stack` along a new one. Module
-# 05 gives each its backward rule. (`x.unsqueeze(d)` and `x.squeeze(d)` in the class above are
-# reshapes, and reshape already has a rule.)
+# tensors, `cat` joins tensors along an existing dimension and `stack` along a new one.
+# `absolute` is `x.abs()`, `clone` is `x.clone()` (a copy that stays in the graph), and `cast`
+# is what `x.float()`, `x.long()` and `x.to(dtype)` call. Module 05 gives each its backward
+# rule. The class above also builds a few methods from ops you wrote: `x.unsqueeze(d)` and
+# `x.squeeze(d)` are reshapes, `x.min()` is `-max(-x)`, `x.var()` and `x.std()` are means and
+# powers, `x.sqrt()` is `x ** 0.5`; those need no rule of their own.
 
 # %%
 #| export
@@ -1163,12 +1283,55 @@ def stack(tensors, dim: int = 0) -> Tensor:
     return record_op(np.stack([t.data for t in tensors], axis=dim), "stack", tensors, dim=dim)
 
 
+def absolute(a) -> Tensor:
+    """Elementwise ``|a|`` (op name "abs"); ``x.abs()`` calls this."""
+    a = as_tensor(a)
+    return record_op(np.abs(a.data), "abs", (a,))
+
+
+def clone(a) -> Tensor:
+    """A copy of ``a`` in memory of its own, still in the graph (op name "clone")."""
+    a = as_tensor(a)
+    return record_op(a.data.copy(), "clone", (a,))
+
+
+def cast(a, dtype) -> Tensor:
+    """``a`` converted to ``dtype`` (op name "cast"); ``a`` itself if it has that dtype already.
+
+    Gradients flow through a cast between floating-point dtypes. A cast to integers or bool
+    leaves the graph, as in PyTorch: such values have no gradient.
+
+    Example: cast(Tensor([1.5, 2.5]), np.int64).data.tolist() == [1, 2]
+    """
+    a = as_tensor(a)
+    dtype = np.dtype(dtype)
+    if a.data.dtype == dtype:
+        return a
+    out = a.data.astype(dtype)
+    if dtype.kind != "f":
+        return Tensor(out)
+    result = record_op(out, "cast", (a,))
+    result.data = out   # record_op narrows float64 results of float32 inputs; a cast means it
+    return result
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor over ``array`` itself: same memory, same dtype (float64 stays float64)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy needs a numpy array, got {type(array).__name__}; "
+                        f"use tensor(...) for Python lists and numbers")
+    return Tensor(array)
+
+
 # %%
 z = Tensor([[-2.0, 0.5], [3.0, -0.1]])
 print("clamp(z, -1, 1):", clamp(z, -1.0, 1.0).data.tolist())
 print("where(z > 0, z, 0):", where(z > 0, z, 0.0).data.tolist())
 print("cat rows:", cat([z, z], dim=0).shape, " stack:", stack([z, z], dim=0).shape)
 print("unsqueeze(0):", z.unsqueeze(0).shape, " squeeze back:", z.unsqueeze(0).squeeze(0).shape)
+print("abs:", z.abs().tolist(), " min per row:", z.min(dim=1).values.tolist())
+print("(z > 0).float():", (z > 0).float().tolist(), " z.long():", z.long().tolist())
+print(f"f-string of a 0-d tensor: {z.sum():.3f}")
 
 # %% [markdown]
 # ## 9. The graph note, seen from outside

@@ -69,7 +69,8 @@ from typing import Iterator
 import numpy as np
 
 from tinytorch.core.activations import Activation
-from tinytorch.core.tensor import Tensor, as_tensor, default_generator, record_op
+from tinytorch.core.tensor import (Tensor, _to_arguments, as_tensor, default_generator,
+                                   record_op)
 
 # %%
 # Used by the examples and checks in this notebook (not part of the package).
@@ -463,6 +464,26 @@ class Module(metaclass=ABCMeta):
     def eval(self) -> "Module":
         """Evaluation mode: the same as ``train(False)``."""
         return self.train(False)
+
+    # ---- devices and dtypes (given) -----------------------------------------------------------
+    def to(self, *args, dtype=None, device=None) -> "Module":
+        """``model.to("cpu")`` is the model itself (tinytorch has only the CPU);
+        ``model.to(np.float64)`` converts every parameter in place, as PyTorch does."""
+        dtype = _to_arguments(args, dtype, device)
+        if dtype is None:
+            return self
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: parameters need a floating-point "
+                            f"dtype, got {dtype}")
+        for p in self.parameters():       # the same Parameter objects: optimizers keep them
+            p.data = p.data.astype(dtype, copy=False)
+            if p.grad is not None:
+                p.grad = Tensor(p.grad.data.astype(dtype, copy=False))
+        return self
+
+    def cpu(self) -> "Module":
+        return self
 
     # ---- saving and loading ---------------------------------------------------------------------
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":

@@ -122,7 +122,7 @@ def _reduce(losses, reduction: str):
 def _check_floating(x: Tensor, op: str, what: str) -> None:
     if x.data.dtype.kind != "f":            # "f": a floating-point dtype
         raise TypeError(f"{op}: {what} must be floating point, got dtype {x.dtype}; "
-                        f"convert with .astype(np.float32)")
+                        f"convert with .float()")
 
 
 def _empty_batch(op: str, shape: tuple) -> ValueError:
@@ -150,22 +150,23 @@ def _float_target(target, like: Tensor, op: str) -> Tensor:
     return t
 
 
-def _class_targets(logits: Tensor, target, op: str) -> np.ndarray:
-    """Check integer class labels against logits (N, C) or (C,); return them as int64."""
-    _check_floating(logits, op, "logits")
+def _class_targets(logits: Tensor, target, op: str, what: str = "logits") -> np.ndarray:
+    """Check integer class labels against ``what`` (logits, or log-probabilities) of shape
+    (N, C) or (C,); return the labels as int64."""
+    _check_floating(logits, op, what)
     if logits.ndim not in (1, 2):
-        raise ValueError(f"{op}: logits must have shape (N, C) or (C,), got {logits.shape}")
+        raise ValueError(f"{op}: {what} must have shape (N, C) or (C,), got {logits.shape}")
     classes = logits.shape[-1]
     if classes == 0:
-        raise ValueError(f"{op}: logits of shape {logits.shape} have no classes")
+        raise ValueError(f"{op}: {what} of shape {logits.shape} have no classes")
     labels = target.data if isinstance(target, Tensor) else np.asarray(target)
     if not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"{op}: target must hold integer class labels in [0, {classes - 1}], "
-                         f"got dtype {labels.dtype}; build labels with np.array([...]) or "
-                         f".astype(np.int64) (Tensor([...]) of a Python list makes float32)")
+                         f"got dtype {labels.dtype}; convert them with .long() (Python ints "
+                         f"make int64 already: Tensor([0, 2, 1]))")
     expected = logits.shape[:1] if logits.ndim == 2 else ()
     if labels.shape != expected:
-        raise ValueError(f"{op}: logits of shape {logits.shape} need a target of shape "
+        raise ValueError(f"{op}: {what} of shape {logits.shape} need a target of shape "
                          f"{expected} (one label per row), got {labels.shape}")
     if logits.shape[0] == 0:
         raise _empty_batch(op, logits.shape)
@@ -832,6 +833,63 @@ except ValueError:
 ### BEGIN HIDDEN TESTS
 assert BinaryCrossEntropyLoss(reduction="none")(p, t).shape == (2,)
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# ### PyTorch's other spelling of cross-entropy, given
+#
+# Much PyTorch code (PyTorch's own MNIST example among it) ends the network with `log_softmax`
+# and trains with the negative log-likelihood loss. `nll_loss(log_probs, y)` takes each row's
+# log-probability at its label, negates it and averages, so `nll_loss(log_softmax(z, dim=1), y)`
+# is `cross_entropy(z, y)`, computed as two ops instead of one fused op. `NLLLoss` and
+# `LogSoftmax` are the module forms, for a `Sequential` that ends in `LogSoftmax(dim=1)`. They
+# are built from ops that already have rules (indexing, negation, the reduction), so they need
+# no backward rule of their own.
+
+# %%
+#| export
+def nll_loss(log_probs, target, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of integer labels, from log-probabilities (N, C) or (C,).
+
+    Example:
+        >>> z = Tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+        >>> round(nll_loss(log_softmax(z, dim=1), np.array([0, 1])).item(), 4)
+        1.5755
+    """
+    log_probs = as_tensor(log_probs)
+    _check_reduction(reduction, "nll_loss")
+    labels = _class_targets(log_probs, target, "nll_loss", "log-probabilities")
+    if log_probs.ndim == 1:
+        picked = log_probs[labels]                                # one example: a 0-d tensor
+    else:
+        picked = log_probs[np.arange(len(labels)), labels]        # row i, column labels[i]
+    return _reduce(-picked, reduction)
+
+
+class NLLLoss(_Loss):
+    """``NLLLoss()(log_probs, y)``: ``nll_loss`` with this object's reduction."""
+
+    def forward(self, log_probs, target) -> Tensor:
+        return nll_loss(log_probs, target, self.reduction)
+
+
+class LogSoftmax(Module):
+    """``LogSoftmax(dim=1)(z)`` applies ``log_softmax`` along ``dim``."""
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x) -> Tensor:
+        return log_softmax(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+# %%
+z, y = Tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]]), np.array([0, 1])
+print("nll_loss(log_softmax(z)):", nll_loss(LogSoftmax(dim=1)(z), y).item(),
+      " cross_entropy(z):", cross_entropy(z, y).item())
 
 # %% [markdown]
 # ## 8. Systems: stability and the cost of a loss

@@ -1455,11 +1455,13 @@ assert np.allclose(g, (probs - onehot) * np.array([[1.0], [2.0]]), atol=1e-6)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# Module 01 also gave four ops without asking you to write them: `clamp`, `where`, `cat` and
-# `stack`. Their rules are given too, and each follows one idea you have used above: `clamp`
-# passes the gradient where the input was inside the range (like `relu`, which is
-# `clamp(min=0)`); `where` sends each element's gradient to the tensor it was taken from; `cat`
-# and `stack` cut the gradient back into the pieces they joined (like `getitem`).
+# Module 01 also gave ops without asking you to write them: `clamp`, `where`, `cat`, `stack`,
+# `absolute`, `clone` and `cast`. Their rules are given too, and each follows one idea you have
+# used above: `clamp` passes the gradient where the input was inside the range (like `relu`,
+# which is `clamp(min=0)`); `where` sends each element's gradient to the tensor it was taken
+# from; `cat` and `stack` cut the gradient back into the pieces they joined (like `getitem`);
+# `abs` multiplies by the sign of the input; `clone` passes the gradient through unchanged, and
+# `cast` converts it back to the input's dtype.
 
 # %%
 #| export
@@ -1494,6 +1496,24 @@ def stack_backward(grad: np.ndarray, node: Node) -> tuple:
     """Gradient of ``stack``: slice ``i`` along ``dim`` is the gradient of tensor ``i``."""
     dim = node.saved["dim"]
     return tuple(np.take(grad, i, axis=dim) for i in range(len(node.inputs)))
+
+
+@backward_rule("abs")
+def abs_backward(grad: np.ndarray, node: Node) -> tuple:
+    """Gradient of ``|x|``: ``grad * sign(x)``, 0 at x = 0 (as in PyTorch)."""
+    return (grad * np.sign(node.inputs[0].data),)
+
+
+@backward_rule("clone")
+def clone_backward(grad: np.ndarray, node: Node) -> tuple:
+    """Gradient of a copy: ``grad`` itself."""
+    return (grad,)
+
+
+@backward_rule("cast")
+def cast_backward(grad: np.ndarray, node: Node) -> tuple:
+    """Gradient of a dtype conversion: ``grad`` converted back to the input's dtype."""
+    return (grad.astype(node.inputs[0].data.dtype, copy=False),)
 
 
 # %% [markdown]

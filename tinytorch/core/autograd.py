@@ -10,7 +10,8 @@ __all__ = [
     'log_backward', 'relu_backward', 'sigmoid_backward', 'tanh_backward', 'gelu_backward',
     'softmax_backward', 'log_softmax_backward', 'cross_entropy_backward',
     'binary_cross_entropy_backward', 'linear_backward', 'clamp_backward', 'where_backward',
-    'cat_backward', 'stack_backward', 'no_grad', 'enable_grad',
+    'cat_backward', 'stack_backward', 'abs_backward', 'clone_backward', 'cast_backward', 'no_grad',
+    'enable_grad',
 ]
 
 
@@ -607,6 +608,24 @@ def stack_backward(grad: np.ndarray, node: Node) -> tuple:
     """Gradient of ``stack``: slice ``i`` along ``dim`` is the gradient of tensor ``i``."""
     dim = node.saved["dim"]
     return tuple(np.take(grad, i, axis=dim) for i in range(len(node.inputs)))
+
+
+@backward_rule("abs")
+def abs_backward(grad: np.ndarray, node: Node) -> tuple:
+    """Gradient of ``|x|``: ``grad * sign(x)``, 0 at x = 0 (as in PyTorch)."""
+    return (grad * np.sign(node.inputs[0].data),)
+
+
+@backward_rule("clone")
+def clone_backward(grad: np.ndarray, node: Node) -> tuple:
+    """Gradient of a copy: ``grad`` itself."""
+    return (grad,)
+
+
+@backward_rule("cast")
+def cast_backward(grad: np.ndarray, node: Node) -> tuple:
+    """Gradient of a dtype conversion: ``grad`` converted back to the input's dtype."""
+    return (grad.astype(node.inputs[0].data.dtype, copy=False),)
 
 
 class no_grad:

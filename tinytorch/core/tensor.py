@@ -6,10 +6,10 @@ from __future__ import annotations
 
 __all__ = [
     'is_grad_enabled', 'set_grad_enabled', 'Node', 'record_op', 'as_tensor', 'Tensor', 'MaxResult',
-    'manual_seed', 'default_generator', 'zeros', 'ones', 'randn', 'rand', 'arange', 'zeros_like',
-    'ones_like', 'tensor', 'add', 'sub', 'mul', 'div', 'neg', 'pow', 'matmul', 'tensor_sum',
-    'tensor_mean', 'tensor_max', 'reshape', 'permute', 'transpose', 'getitem', 'exp', 'log',
-    'clamp', 'where', 'cat', 'stack',
+    'MinResult', 'manual_seed', 'default_generator', 'zeros', 'ones', 'randn', 'rand', 'arange',
+    'zeros_like', 'ones_like', 'tensor', 'add', 'sub', 'mul', 'div', 'neg', 'pow', 'matmul',
+    'tensor_sum', 'tensor_mean', 'tensor_max', 'reshape', 'permute', 'transpose', 'getitem', 'exp',
+    'log', 'clamp', 'where', 'cat', 'stack', 'absolute', 'clone', 'cast', 'from_numpy',
 ]
 
 
@@ -374,6 +374,105 @@ class Tensor:
     def clamp(self, min=None, max=None):
         return clamp(self, min, max)
 
+    def permute(self, *dims):
+        """Reorder the dimensions: ``x.permute(0, 2, 3, 1)`` or ``x.permute((0, 2, 3, 1))``."""
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        return permute(self, dims)
+
+    def min(self, dim=None, keepdim: bool = False):
+        """The smallest value; with an int ``dim``, the pair ``(values, indices)`` as ``max``."""
+        values = neg(tensor_max(neg(self), dim, keepdim))     # min(x) = -max(-x)
+        if dim is None or isinstance(dim, (tuple, list)):
+            return values
+        return MinResult(values, self.argmin(dim, keepdim))
+
+    def argmin(self, dim=None, keepdim: bool = False):
+        """Index of the smallest value (no gradient)."""
+        idx = np.argmin(self.data, axis=dim)
+        if keepdim and dim is not None:
+            idx = np.expand_dims(idx, dim)
+        return Tensor(np.asarray(idx))
+
+    def var(self, dim=None, keepdim: bool = False, *, correction: int = 1, unbiased=None):
+        """Variance over ``dim``, divided by ``n - correction`` (PyTorch's default: n - 1)."""
+        if unbiased is not None:                   # PyTorch's older spelling of correction
+            correction = 1 if unbiased else 0
+        dims = range(self.ndim) if dim is None else dim if isinstance(dim, (tuple, list)) \
+            else (dim,)
+        n = 1
+        for d in dims:
+            n *= self.shape[d]
+        centred = self - tensor_mean(self, dim, keepdim=True)
+        return tensor_sum(centred * centred, dim, keepdim) / (n - correction)
+
+    def std(self, dim=None, keepdim: bool = False, *, correction: int = 1, unbiased=None):
+        """Standard deviation: the square root of ``var`` with the same arguments."""
+        return self.var(dim, keepdim, correction=correction, unbiased=unbiased) ** 0.5
+
+    def abs(self):
+        return absolute(self)
+
+    def __abs__(self):            # abs(x)
+        return absolute(self)
+
+    def sqrt(self):
+        return pow(self, 0.5)
+
+    def pow(self, exponent):
+        return pow(self, exponent)
+
+    def clone(self):
+        """A copy with memory of its own that stays in the graph (gradients flow through)."""
+        return clone(self)
+
+    # ---- dtypes, devices and Python numbers (given) -----------------------------------------
+    # PyTorch code converts with .float() and .long(), moves with .to(device), and prints with
+    # float(loss) or f"{loss:.4f}". tinytorch has one device, the CPU.
+    def to(self, *args, dtype=None, device=None):
+        """``x.to(np.float64)`` converts (see ``cast``); ``x.to("cpu")`` is ``x`` itself."""
+        dtype = _to_arguments(args, dtype, device)
+        return self if dtype is None else cast(self, dtype)
+
+    def cpu(self):
+        return self
+
+    def float(self):
+        return cast(self, np.float32)
+
+    def double(self):
+        return cast(self, np.float64)
+
+    def long(self):
+        return cast(self, np.int64)
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def _one_value(self, what: str):
+        if self.data.size != 1:
+            raise ValueError(f"{what} needs a tensor with one element, this one has shape "
+                             f"{self.shape}; reduce it first (.sum(), .mean()) or index it")
+        return self.data.item()
+
+    def __float__(self):
+        return float(self._one_value("float()"))
+
+    def __int__(self):
+        return int(self._one_value("int()"))
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats the value of a 0-d tensor, as in PyTorch."""
+        if self.data.ndim == 0:
+            return format(self.data.item(), spec)
+        if not spec:
+            return str(self)
+        raise TypeError(f"format {spec!r} needs a 0-d tensor, this one has shape {self.shape}; "
+                        f"format t.item() for one element, or t.tolist()")
+
     # ---- in place (given) ----------------------------------------------------------------------
     # ``p -= lr * p.grad`` changes the tensor itself, as in PyTorch: every other reference to
     # it (a model's parameter, an optimizer's list) sees the new values. PyTorch's rule for
@@ -457,6 +556,24 @@ class Tensor:
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 MaxResult.__doc__ = "What ``x.max(dim)`` returns: the maxima and their indices along ``dim``."
+MinResult = namedtuple("MinResult", ["values", "indices"])
+MinResult.__doc__ = "What ``x.min(dim)`` returns: the minima and their indices along ``dim``."
+
+_DEVICES = ("cpu", "cuda", "mps", "xpu")
+
+
+def _to_arguments(args: tuple, dtype=None, device=None):
+    """The dtype that ``.to(...)``'s arguments ask for (or None); any device but the CPU is
+    refused, since tinytorch has no other."""
+    for arg in args:
+        if isinstance(arg, str) and arg.split(":")[0] in _DEVICES:
+            device = arg
+        else:
+            dtype = arg.dtype if isinstance(arg, Tensor) else arg
+    if device is not None and str(device).split(":")[0] != "cpu":
+        raise RuntimeError(f"tinytorch runs on the CPU only, so it cannot use device "
+                           f"{str(device)!r}; use 'cpu', or drop the .to(device) call")
+    return dtype
 
 
 class _Size(int):
@@ -721,3 +838,43 @@ def stack(tensors, dim: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("stack: needs at least one tensor")
     return record_op(np.stack([t.data for t in tensors], axis=dim), "stack", tensors, dim=dim)
+
+
+def absolute(a) -> Tensor:
+    """Elementwise ``|a|`` (op name "abs"); ``x.abs()`` calls this."""
+    a = as_tensor(a)
+    return record_op(np.abs(a.data), "abs", (a,))
+
+
+def clone(a) -> Tensor:
+    """A copy of ``a`` in memory of its own, still in the graph (op name "clone")."""
+    a = as_tensor(a)
+    return record_op(a.data.copy(), "clone", (a,))
+
+
+def cast(a, dtype) -> Tensor:
+    """``a`` converted to ``dtype`` (op name "cast"); ``a`` itself if it has that dtype already.
+
+    Gradients flow through a cast between floating-point dtypes. A cast to integers or bool
+    leaves the graph, as in PyTorch: such values have no gradient.
+
+    Example: cast(Tensor([1.5, 2.5]), np.int64).data.tolist() == [1, 2]
+    """
+    a = as_tensor(a)
+    dtype = np.dtype(dtype)
+    if a.data.dtype == dtype:
+        return a
+    out = a.data.astype(dtype)
+    if dtype.kind != "f":
+        return Tensor(out)
+    result = record_op(out, "cast", (a,))
+    result.data = out   # record_op narrows float64 results of float32 inputs; a cast means it
+    return result
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor over ``array`` itself: same memory, same dtype (float64 stays float64)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy needs a numpy array, got {type(array).__name__}; "
+                        f"use tensor(...) for Python lists and numbers")
+    return Tensor(array)
