@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -180,3 +181,23 @@ def test_column_major_weights_train_exactly_as_row_major_ones(opt):
     # step moves a weight by about lr = 1e-3).
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 if opt == "adam" else 1e-6)
+
+
+def test_instruction_counts_rank_the_machinery():
+    """callgrind's counts for the tiny network: each implementation adds work to the last."""
+    if shutil.which("valgrind") is None:
+        pytest.skip("valgrind is not installed")
+    out = _run(str(BENCH / "instructions.py"), "--networks", "tiny", "--opts", "sgd")
+    row = next(line for line in out.splitlines() if line.startswith("| tiny | sgd |"))
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    floor, ops, tt = (float(c.replace(",", "")) for c in cells[2:5])
+    assert 0 < floor < ops < tt, row
+    assert cells[5] == f"{tt / floor:.2f}x" and cells[7] == f"{tt - ops:,.0f}", row
+
+
+def test_instruction_benchmark_says_what_to_do_without_valgrind(tmp_path):
+    env = dict(os.environ, PATH=str(tmp_path), PYTHONPATH=str(course.REPO_ROOT))
+    proc = subprocess.run([sys.executable, str(BENCH / "instructions.py")], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "valgrind is not installed" in proc.stderr
+    assert "mlp_epoch.py" in proc.stderr

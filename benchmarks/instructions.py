@@ -1,0 +1,162 @@
+"""Instructions per training step, counted by valgrind's callgrind: a figure noise cannot move.
+
+On a shared machine one epoch's time swings by 20% and more from run to run, which hides any
+change to the framework smaller than that. callgrind counts the instructions the processor
+executes instead: the same program on the same input gives the same count, whatever else the
+machine is doing. A count says nothing about cache misses or memory traffic, so it is a
+measure of work done, not of time; the time ratios stay with ``mlp_epoch.py``. valgrind does
+not emulate AVX-512: under it numpy and OpenBLAS run their AVX2 code, which matters for the
+large network's count and not for the tiny one's.
+
+Two networks, each trained on one fixed batch:
+
+- ``tiny`` (4-8-3, batch 4): the arithmetic is negligible, so the count is the per-step cost
+  of the machinery around it. For tinytorch that is tensors, graph nodes, rule calls and
+  checks; for the numpy implementations it is the Python and numpy call overhead of their
+  operations.
+- ``784-128-10`` (batch 128): the MNIST MLP of the epoch benchmark, where the matrix products
+  dominate.
+
+Each implementation runs in two fresh processes under callgrind, for ``N`` and ``N + K``
+steps. The difference over ``K`` is the count per step: start-up and imports cancel out.
+
+    python benchmarks/instructions.py              # prints the table (needs valgrind)
+    python benchmarks/instructions.py --write      # ... and puts it into benchmarks/RESULTS.md
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+NETWORKS = {"tiny": ((4, 8, 3), 4, 100, 400), "784-128-10": ((784, 128, 10), 128, 4, 16)}
+IMPLS = ("numpy", "numpy-ops", "tinytorch")
+OPTIMIZERS = ("sgd", "adam")
+
+
+def make_step(impl: str, network: str, opt: str):
+    """One training step of ``impl`` on a fixed random batch, as a function of no arguments."""
+    import numpy as np
+
+    import mlp_epoch
+
+    sizes, batch, _, _ = NETWORKS[network]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], batch)
+    if impl == "numpy":
+        step = mlp_epoch.numpy_step(*mlp_epoch.uniform_init(sizes, 0), opt)
+        return lambda: step(x, y)
+    if impl == "numpy-ops":
+        step = mlp_epoch.numpy_ops_step(*mlp_epoch.uniform_init(sizes, 0), opt)
+        return lambda: step(x, y)
+    from tinytorch.core.activations import ReLU
+    from tinytorch.core.layers import Linear, Sequential
+    from tinytorch.core.losses import CrossEntropyLoss
+    from tinytorch.core.optimizers import SGD, Adam
+    from tinytorch.core.tensor import Tensor, manual_seed
+
+    manual_seed(0)
+    layers = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(Linear(fan_in, fan_out))
+        if i < len(sizes) - 2:
+            layers.append(ReLU())
+    model = Sequential(*layers)
+    optimizer = (SGD(model.parameters(), lr=mlp_epoch.LR[opt]) if opt == "sgd"
+                 else Adam(model.parameters(), lr=mlp_epoch.LR[opt]))
+    step = mlp_epoch.make_step(model, CrossEntropyLoss(), optimizer)
+    xt, yt = Tensor(x), Tensor(y)
+    return lambda: step(xt, yt)
+
+
+def worker(args: argparse.Namespace) -> None:
+    step = make_step(args.impl, args.network, args.opt)
+    for _ in range(args.steps):
+        step()
+
+
+def count(impl: str, network: str, opt: str, steps: int) -> int:
+    """Instructions of one whole run of ``steps`` steps under callgrind."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={os.devnull}",
+           sys.executable, __file__, "--worker", "--impl", impl, "--network", network,
+           "--opt", opt, "--steps", str(steps)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    found = re.search(r"Collected\s*:\s*(\d+)", out.stderr)
+    if out.returncode != 0 or not found:
+        raise RuntimeError(f"callgrind run of {impl} {network} {opt} failed:\n"
+                           f"{out.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def per_step(impl: str, network: str, opt: str) -> float:
+    _, _, first, extra = NETWORKS[network]
+    return (count(impl, network, opt, first + extra) - count(impl, network, opt, first)) / extra
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS))
+    p.add_argument("--opts", nargs="+", default=list(OPTIMIZERS), choices=OPTIMIZERS)
+    p.add_argument("--write", action="store_true", help="also put the table into RESULTS.md")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--impl", choices=IMPLS, help=argparse.SUPPRESS)
+    p.add_argument("--network", choices=list(NETWORKS), help=argparse.SUPPRESS)
+    p.add_argument("--opt", choices=OPTIMIZERS, help=argparse.SUPPRESS)
+    p.add_argument("--steps", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        worker(args)
+        return 0
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed: this benchmark counts instructions with its callgrind "
+              "tool (Debian and Ubuntu: apt-get install valgrind; macOS and Windows: not "
+              "available, use mlp_epoch.py's time ratios instead).", file=sys.stderr)
+        return 2
+
+    from results_file import report
+    from mlp_epoch import machine_description
+
+    lines = [
+        "## Instructions per training step (callgrind)",
+        "",
+        f"Machine: {machine_description()}. Command: `python benchmarks/instructions.py "
+        f"--write`",
+        "",
+        "Counted by valgrind's callgrind, which gives the same count on every run, however busy "
+        "the machine is: a measure of work, not of time (cache misses and memory traffic are "
+        "not in it). One fixed batch, one BLAS thread; each count is (run of N + K steps - run "
+        "of N steps) / K. `tiny` is 4-8-3 with batch 4, where a step is nearly all per-call "
+        "overhead; 784-128-10 is the MNIST MLP with batch 128. valgrind does not emulate "
+        "AVX-512, so under it numpy and OpenBLAS take their AVX2 code: the 784-128-10 counts "
+        "are those of an AVX2 processor.",
+        "",
+        "| network | optimizer | numpy | numpy-ops | tinytorch | tinytorch / numpy "
+        "| tinytorch / numpy-ops | tinytorch - numpy-ops |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for network in args.networks:
+        for opt in args.opts:
+            counts = {}
+            for impl in IMPLS:
+                counts[impl] = per_step(impl, network, opt)
+                print(f"{network:<11} {opt:<5} {impl:<10} {counts[impl]:>14,.0f} instructions "
+                      f"per step", flush=True)
+            tt, ops, floor = counts["tinytorch"], counts["numpy-ops"], counts["numpy"]
+            lines.append(f"| {network} | {opt} | {floor:,.0f} | {ops:,.0f} | {tt:,.0f} "
+                         f"| {tt / floor:.2f}x | {tt / ops:.2f}x | {tt - ops:,.0f} |")
+    report(lines, args.write)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
