@@ -292,6 +292,70 @@ def test_an_mlp_trains_exactly_like_pytorch(optimizer):
         np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
+def _example_program(nn, F, optim, tensor, no_grad, x, y, init) -> list[tuple]:
+    """A training and test loop in the style of PyTorch's MNIST example, written once for both."""
+    model = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 5),
+                          nn.LogSoftmax(dim=1)).to("cpu")
+    init(model)
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    log = []
+    for epoch in range(3):
+        model.train()
+        data, target = tensor(x).float().to("cpu"), tensor(y).long()
+        optimizer.zero_grad()
+        loss = F.nll_loss(model(data), target)
+        loss.backward()
+        optimizer.step()
+        model.eval()
+        with no_grad():
+            output = model(data)
+            test_loss = float(F.nll_loss(output, target, reduction="sum"))
+            pred = output.argmax(dim=1, keepdim=True)
+            correct = pred.eq(target.view_as(pred)).sum().item()
+            accuracy = (output.argmax(dim=1) == target).float().mean()
+            spread = output.exp().sum(dim=1).std()
+        line = f"epoch {epoch}: loss {loss:.4f}, test {test_loss:.3f}, accuracy {accuracy:.3f}"
+        log.append((line, loss.item(), test_loss, correct, accuracy.item(), spread.item()))
+    return log
+
+
+@pytest.mark.module06
+def test_a_pytorch_example_style_program_runs_unchanged_on_both():
+    """nll_loss after LogSoftmax, .to("cpu"), .float()/.long(), float(t), f"{loss:.4f}",
+    pred.eq(target.view_as(pred)): the program's lines are the same for both frameworks."""
+    from types import SimpleNamespace
+
+    from tinytorch.core.tensor import tensor
+
+    L, A, Ls = layers(), acts(), losses()
+    no_grad, SGD = _module("core.autograd").no_grad, _module("core.optimizers").SGD
+    ours_nn = SimpleNamespace(Sequential=L.Sequential, Linear=L.Linear, ReLU=A.ReLU,
+                              LogSoftmax=Ls.LogSoftmax)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((32, 20)).astype(np.float32)
+    y = rng.integers(0, 5, 32)
+    start = []
+
+    def keep(model):
+        start.extend(p.data.copy() for p in model.parameters())
+
+    def load(model):
+        with torch.no_grad():
+            for p, value in zip(model.parameters(), start):
+                p.copy_(torch.tensor(value))
+
+    manual_seed(0)
+    ours = _example_program(ours_nn, SimpleNamespace(nll_loss=Ls.nll_loss),
+                            SimpleNamespace(SGD=SGD), tensor, no_grad, x, y, keep)
+    theirs = _example_program(torch.nn, F, torch.optim, torch.tensor, torch.no_grad, x, y, load)
+    for mine, ref in zip(ours, theirs):
+        assert mine[0].startswith("epoch ") and mine[0].count(".") == 3, mine[0]
+        assert mine[3] == ref[3], "the same predictions are right"
+        np.testing.assert_allclose(mine[1:3] + mine[4:], ref[1:3] + ref[4:], rtol=2e-5,
+                                   atol=1e-6)
+    assert ours[-1][1] < ours[0][1], "the loss goes down"
+
+
 # ---- semantics PyTorch users lean on ------------------------------------------------------------
 
 @pytest.mark.module01
@@ -319,6 +383,10 @@ def test_conversions_and_formatting_match_pytorch():
     total, t_total = ours.sum(), theirs.sum()
     assert f"{total:.3f}" == f"{t_total:.3f}" and float(total) == pytest.approx(float(t_total))
     assert int(Tensor(np.int64(4))) == int(torch.tensor(4)) and ours.dim() == theirs.dim()
+    pred, target = Tensor(np.array([[1], [2], [0]])), Tensor(np.array([1, 0, 0]))
+    t_pred, t_target = torch.tensor([[1], [2], [0]]), torch.tensor([1, 0, 0])
+    assert pred.eq(target.view_as(pred)).sum().item() == \
+        t_pred.eq(t_target.view_as(t_pred)).sum().item()
     v, i = ours.min(dim=1)
     tv, ti = theirs.min(dim=1)
     np.testing.assert_array_equal(v.data, tv.numpy())

@@ -727,6 +727,7 @@ def test_names_outputs_and_repr_match_pytorch():
 
 # ---- devices and dtypes ------------------------------------------------------------------------
 
+@pytest.mark.module06
 def test_module_to_keeps_the_cpu_and_converts_parameters_in_place():
     from tinytorch.core.optimizers import SGD
 

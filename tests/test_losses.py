@@ -413,6 +413,7 @@ def test_loss_classes_refuse_unknown_reductions(cls):
 
 # ---- nll_loss, NLLLoss, LogSoftmax (given) ----------------------------------------------------
 
+@pytest.mark.module05
 def test_nll_of_log_softmax_is_cross_entropy_values_and_gradients():
     from tinytorch.core.layers import Linear, Sequential
     from tinytorch.core.losses import LogSoftmax, NLLLoss, log_softmax, nll_loss

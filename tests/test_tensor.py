@@ -526,3 +526,12 @@ def test_min_var_std_abs_sqrt_clone_permute_forward():
     copy = x.clone()
     assert copy.data.tolist() == data.tolist() and not np.shares_memory(copy.data, x.data)
     assert x.permute(1, 0).shape == (3, 2) and x.permute((1, 0)).data.tolist() == data.T.tolist()
+
+
+def test_pytorch_spellings_of_comparisons_and_reshapes():
+    pred, target = Tensor(np.array([[1], [2], [0]])), Tensor(np.array([1, 0, 0]))
+    assert pred.eq(target.view_as(pred)).sum().item() == 2
+    assert pred.ne(target.reshape_as(pred)).data.ravel().tolist() == [False, True, False]
+    x = Tensor([1.0, 2.0, 3.0])
+    assert [x.lt(2).tolist(), x.le(2).tolist(), x.gt(2).tolist(), x.ge(2).tolist()] == \
+        [[True, False, False], [True, True, False], [False, False, True], [False, True, True]]

@@ -387,6 +387,9 @@ class Tensor:
 
     __hash__ = object.__hash__
 
+    # PyTorch's method spellings of the comparisons: pred.eq(target).sum().item()
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+
     # ---- methods -------------------------------------------------------------------------
     def matmul(self, other):
         return matmul(self, other)
@@ -422,6 +425,12 @@ class Tensor:
 
     def view(self, *shape):
         return self.reshape(*shape)
+
+    def view_as(self, other):
+        return reshape(self, other.shape)
+
+    def reshape_as(self, other):
+        return reshape(self, other.shape)
 
     def flatten(self, start_dim: int = 0):
         start = start_dim % max(self.ndim, 1)
