@@ -57,22 +57,9 @@ def make_step(impl: str, network: str, opt: str):
     if impl == "numpy-ops":
         step = mlp_epoch.numpy_ops_step(*mlp_epoch.uniform_init(sizes, 0), opt)
         return lambda: step(x, y)
-    from tinytorch.core.activations import ReLU
-    from tinytorch.core.layers import Linear, Sequential
-    from tinytorch.core.losses import CrossEntropyLoss
-    from tinytorch.core.optimizers import SGD, Adam
-    from tinytorch.core.tensor import Tensor, manual_seed
+    from tinytorch.core.tensor import Tensor
 
-    manual_seed(0)
-    layers = []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(Linear(fan_in, fan_out))
-        if i < len(sizes) - 2:
-            layers.append(ReLU())
-    model = Sequential(*layers)
-    optimizer = (SGD(model.parameters(), lr=mlp_epoch.LR[opt]) if opt == "sgd"
-                 else Adam(model.parameters(), lr=mlp_epoch.LR[opt]))
-    step = mlp_epoch.make_step(model, CrossEntropyLoss(), optimizer)
+    step = mlp_epoch.make_step(*mlp_epoch.tinytorch_training(sizes, opt, seed=0))
     xt, yt = Tensor(x), Tensor(y)
     return lambda: step(xt, yt)
 

@@ -277,14 +277,13 @@ def epoch_torch(x, y, sizes, opt: str, seed: int) -> float:
     return time.perf_counter() - start
 
 
-def epoch_tinytorch(x, y, sizes, opt: str, seed: int) -> float:
-    """What a student writes: Sequential, CrossEntropyLoss, backward(), an optimizer, DataLoader."""
+def tinytorch_training(sizes, opt: str, seed: int) -> tuple:
+    """The model, loss and optimizer a student writes: Sequential, CrossEntropyLoss, SGD or Adam."""
     from tinytorch.core.activations import ReLU
-    from tinytorch.core.dataloader import DataLoader, TensorDataset
     from tinytorch.core.layers import Linear, Sequential
     from tinytorch.core.losses import CrossEntropyLoss
     from tinytorch.core.optimizers import SGD, Adam
-    from tinytorch.core.tensor import Tensor, manual_seed
+    from tinytorch.core.tensor import manual_seed
 
     manual_seed(seed)
     layers = []
@@ -293,10 +292,17 @@ def epoch_tinytorch(x, y, sizes, opt: str, seed: int) -> float:
         if i < len(sizes) - 2:
             layers.append(ReLU())
     model = Sequential(*layers)
-    loss_fn = CrossEntropyLoss()
     optimizer = (SGD(model.parameters(), lr=LR[opt]) if opt == "sgd"
                  else Adam(model.parameters(), lr=LR[opt]))
-    step = make_step(model, loss_fn, optimizer)
+    return model, CrossEntropyLoss(), optimizer
+
+
+def epoch_tinytorch(x, y, sizes, opt: str, seed: int) -> float:
+    """What a student writes: Sequential, CrossEntropyLoss, backward(), an optimizer, DataLoader."""
+    from tinytorch.core.dataloader import DataLoader, TensorDataset
+    from tinytorch.core.tensor import Tensor
+
+    step = make_step(*tinytorch_training(sizes, opt, seed))
     warm_up(step, x, y, seed, Tensor)
     loader = DataLoader(TensorDataset(Tensor(x), Tensor(y)), batch_size=BATCH, shuffle=True,
                         seed=seed)

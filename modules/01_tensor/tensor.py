@@ -413,10 +413,7 @@ class Tensor:
 
     def argmax(self, dim=None, keepdim: bool = False):
         """Index of the largest value (no gradient: indices are not differentiable)."""
-        idx = np.argmax(self.data, axis=dim)
-        if keepdim and dim is not None:
-            idx = np.expand_dims(idx, dim)
-        return Tensor(np.asarray(idx))
+        return _position(np.argmax, self, dim, keepdim)
 
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -507,10 +504,7 @@ class Tensor:
 
     def argmin(self, dim=None, keepdim: bool = False):
         """Index of the smallest value (no gradient)."""
-        idx = np.argmin(self.data, axis=dim)
-        if keepdim and dim is not None:
-            idx = np.expand_dims(idx, dim)
-        return Tensor(np.asarray(idx))
+        return _position(np.argmin, self, dim, keepdim)
 
     def var(self, dim=None, keepdim: bool = False, *, correction: int = 1, unbiased=None):
         """Variance over ``dim``, divided by ``n - correction`` (PyTorch's default: n - 1)."""
@@ -676,6 +670,16 @@ MaxResult = namedtuple("MaxResult", ["values", "indices"])
 MaxResult.__doc__ = "What ``x.max(dim)`` returns: the maxima and their indices along ``dim``."
 MinResult = namedtuple("MinResult", ["values", "indices"])
 MinResult.__doc__ = "What ``x.min(dim)`` returns: the minima and their indices along ``dim``."
+
+
+
+def _position(arg_fn, t: Tensor, dim, keepdim: bool) -> Tensor:
+    """``np.argmax`` or ``np.argmin`` of ``t`` along ``dim``, as an int64 tensor."""
+    idx = arg_fn(t.data, axis=dim)
+    if keepdim and dim is not None:
+        idx = np.expand_dims(idx, dim)
+    return Tensor(np.asarray(idx))
+
 
 _DEVICES = ("cpu", "cuda", "mps", "xpu")
 
