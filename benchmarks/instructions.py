@@ -2,8 +2,9 @@
 
 On a shared machine one epoch's time swings by 20% and more from run to run, which hides any
 change to the framework smaller than that. callgrind counts the instructions the processor
-executes instead: the same program on the same input gives the same count, whatever else the
-machine is doing. A count says nothing about cache misses or memory traffic, so it is a
+executes instead: the same program on the same input gives the same count, to within a few
+instructions per step, whatever else the machine is doing (string hashing is seeded, with
+PYTHONHASHSEED=0, so that dicts and sets do the same work on every run). A count says nothing about cache misses or memory traffic, so it is a
 measure of work done, not of time; the time ratios stay with ``mlp_epoch.py``. valgrind does
 not emulate AVX-512: under it numpy and OpenBLAS run their AVX2 code, which matters for the
 large network's count and not for the tiny one's.
@@ -72,7 +73,7 @@ def worker(args: argparse.Namespace) -> None:
 
 def count(impl: str, network: str, opt: str, steps: int) -> int:
     """Instructions of one whole run of ``steps`` steps under callgrind."""
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONHASHSEED="0",
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={os.devnull}",
            sys.executable, __file__, "--worker", "--impl", impl, "--network", network,
@@ -119,10 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {machine_description()}. Command: `python benchmarks/instructions.py "
         f"--write`",
         "",
-        "Counted by valgrind's callgrind, which gives the same count on every run, however busy "
-        "the machine is: a measure of work, not of time (cache misses and memory traffic are "
-        "not in it). One fixed batch, one BLAS thread; each count is (run of N + K steps - run "
-        "of N steps) / K. `tiny` is 4-8-3 with batch 4, where a step is nearly all per-call "
+        "Counted by valgrind's callgrind, which gives the same count to within a few "
+        "instructions per step on every run (PYTHONHASHSEED=0), however busy the machine is: a "
+        "measure of work, not of time (cache misses and memory traffic are not in it). "
+        "Another installation (other paths, another environment) may differ by about 1%. One "
+        "fixed batch, one BLAS thread; each count is (run of N + K steps - run of N steps) / K. `tiny` is 4-8-3 with batch 4, where a step is nearly all per-call "
         "overhead; 784-128-10 is the MNIST MLP with batch 128. valgrind does not emulate "
         "AVX-512, so under it numpy and OpenBLAS take their AVX2 code: the 784-128-10 counts "
         "are those of an AVX2 processor.",

@@ -192,7 +192,8 @@ def test_instruction_counts_rank_the_machinery():
     cells = [c.strip() for c in row.split("|")[1:-1]]
     floor, ops, tt = (float(c.replace(",", "")) for c in cells[2:5])
     assert 0 < floor < ops < tt, row
-    assert cells[5] == f"{tt / floor:.2f}x" and cells[7] == f"{tt - ops:,.0f}", row
+    assert cells[5] == f"{tt / floor:.2f}x", row
+    assert abs(float(cells[7].replace(",", "")) - (tt - ops)) <= 1, "rounded counts, same gap"
 
 
 def test_instruction_benchmark_says_what_to_do_without_valgrind(tmp_path):
