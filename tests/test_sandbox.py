@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from tito import grade_worker
+from tito import course, grade_worker
 
 from test_grading_adversarial import sandbox_or_skip
 
@@ -86,6 +86,20 @@ def test_the_guard_sees_a_trace_function_and_a_patched_class():
                        "import tinytorch\ntinytorch.Tensor.add = lambda self: 2", package=pkg)
     assert "sys.settrace" in report["events"], report
     assert any("tinytorch.Tensor.add replaced" in c for c in report["changes"]), report
+
+
+def test_the_guard_sees_the_real_tensors_conversions_and_comparisons_replaced():
+    """The grading package's own Tensor: float(), f-strings and .eq() can be bent to make a
+    check pass; replacing any of them is a change the guard reports."""
+    from tito import autograde
+
+    package = autograde.grading_package(course.get_module("05"))
+    _, _, report = run("from tinytorch.core.tensor import Tensor",
+                       "Tensor.__float__ = lambda t: 1.0\nTensor.eq = lambda a, b: True\n"
+                       "Tensor.__format__ = lambda t, spec: 'ok'", package=package)
+    for member in ("Tensor.__float__", "Tensor.eq", "Tensor.__format__"):
+        assert any(f"tinytorch.core.tensor.{member} replaced" in c for c in report["changes"]), \
+            report
 
 
 MODULES = [m for m in __import__("tito.course", fromlist=["MODULES"]).MODULES

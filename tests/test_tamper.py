@@ -11,6 +11,9 @@ ATTACKS = {
     "import numpy as np\nnp.allclose = lambda *a, **k: True": "rebinds np.allclose",
     "import numpy\nnumpy.testing.assert_allclose = print": "rebinds numpy.testing",
     "from tinytorch.core.tensor import Tensor\nTensor.__add__ = lambda a, b: a": "rebinds Tensor",
+    "from tinytorch.core.tensor import Tensor\nTensor.eq = lambda a, b: True": "rebinds Tensor.eq",
+    "import tinytorch\nsetattr(tinytorch.Tensor, '__float__', lambda t: 1.0)":
+        "rebinds an attribute of tinytorch",
     "import numpy as np\nsetattr(np, 'isclose', print)": "rebinds an attribute of numpy",
     "m = __import__('nu' + 'mpy')": "__import__",
     "import builtins\nbuiltins.AssertionError = KeyError": "imports builtins",

@@ -188,10 +188,7 @@ class Tensor:
     # ---- leaving the graph -----------------------------------------------------------------
     def item(self) -> float:
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, this one has shape "
-                             f"{self.shape}")
-        return self.data.item()
+        return self._one_value("item()")
 
     def numpy(self) -> np.ndarray:
         """The underlying numpy array (shared, not copied)."""
@@ -317,8 +314,7 @@ class Tensor:
     def view_as(self, other):
         return reshape(self, other.shape)
 
-    def reshape_as(self, other):
-        return reshape(self, other.shape)
+    reshape_as = view_as
 
     def flatten(self, start_dim: int = 0):
         start = start_dim % max(self.ndim, 1)
