@@ -149,6 +149,31 @@ def test_step_breakdown_prints_phases_matmul_layouts_and_subnormals():
     assert adam.split("|")[-2].strip().isdigit(), "Adam's rows count the subnormals"
 
 
+def test_a_timed_tinytorch_step_includes_gathering_its_batch(monkeypatch):
+    """The numpy steps gather x[idx] inside their timed call; tinytorch's time must too.
+
+    A fake clock advances one unit per reading, so every phase lasts exactly one unit and the
+    step's total is the number of phases, the batch included.
+    """
+    import itertools
+
+    import numpy as np
+
+    sys.path.insert(0, str(BENCH))
+    import step_breakdown
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 32)
+    runner = step_breakdown.Runner("tinytorch", "sgd", x, y)
+    ticks = itertools.count()
+    monkeypatch.setattr(step_breakdown.time, "perf_counter", lambda: float(next(ticks)))
+    per_step = runner.run([np.arange(8), np.arange(8, 16)], by_phase=True)
+    assert step_breakdown.PHASES[0] == "batch"
+    assert per_step == len(step_breakdown.PHASES)
+    assert all(runner.phases[ph] == [1.0, 1.0] for ph in step_breakdown.PHASES)
+
+
 @pytest.mark.parametrize("opt", ["sgd", "adam"])
 def test_column_major_weights_train_exactly_as_row_major_ones(opt):
     """The breakdown compares two layouts of one computation: their steps must agree."""
