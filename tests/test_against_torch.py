@@ -164,6 +164,23 @@ OPS = [
                                       reduction="none"), [((3, 4), "prob")]),
     ("mse", lambda p: losses().mse_loss(p, Tensor(BINARY.astype(p.dtype))),
      lambda p: F.mse_loss(p, torch.tensor(BINARY, dtype=p.dtype)), [((3, 4), "any")]),
+    ("masked_fill", lambda a: a.masked_fill(Tensor(MASK), 0.5) * a,
+     lambda a: a.masked_fill(torch.tensor(MASK), 0.5) * a, [((3, 4), "any")]),
+    ("t", lambda a: a.t(), lambda a: a.t(), [((3, 4), "any")]),
+    ("add-sub-alpha", lambda a, b: a.add(b, alpha=2.5).sub(a, alpha=0.5),
+     lambda a, b: a.add(b, alpha=2.5).sub(a, alpha=0.5), [((3, 1), "any"), ((1, 4), "any")]),
+    ("mm-square", lambda a, b: a.mm(b).square(), lambda a, b: a.mm(b).square(),
+     [((3, 4), "any"), ((4, 2), "any")]),
+    ("mul-div-neg", lambda a, b: a.mul(b).div(b.add(3.0)).neg(),
+     lambda a, b: a.mul(b).div(b.add(3.0)).neg(), [((3, 4), "any"), ((3, 4), "pos")]),
+    ("flatten-function", lambda a: _tensor_fn("flatten")(a, 1), lambda a: torch.flatten(a, 1),
+     [((2, 3, 4), "any")]),
+    ("BCELoss", lambda p: losses().BCELoss()(p, BINARY.astype(p.dtype)),
+     lambda p: torch.nn.BCELoss()(p, torch.tensor(BINARY, dtype=p.dtype)), [((3, 4), "prob")]),
+    ("BCEWithLogitsLoss", lambda z: losses().BCEWithLogitsLoss("sum")(z, BINARY.astype(z.dtype)),
+     lambda z: torch.nn.BCEWithLogitsLoss(reduction="sum")(z, torch.tensor(BINARY,
+                                                                           dtype=z.dtype)),
+     [((3, 4), "any")]),
 ]
 
 TOL = {np.float64: dict(rtol=1e-9, atol=1e-11), np.float32: dict(rtol=2e-5, atol=2e-6)}
@@ -391,6 +408,36 @@ def test_conversions_and_formatting_match_pytorch():
     tv, ti = theirs.min(dim=1)
     np.testing.assert_array_equal(v.data, tv.numpy())
     np.testing.assert_array_equal(i.data, ti.numpy())
+
+
+@pytest.mark.module01
+def test_package_level_creation_and_comparison_match_pytorch():
+    from tinytorch.core import tensor as tt
+
+    for ours, theirs in ((tt.full((2, 3), 1.5), torch.full((2, 3), 1.5)),
+                         (tt.full((2,), 7), torch.full((2,), 7)),
+                         (tt.full((2,), False), torch.full((2,), False)),
+                         (tt.eye(3, 4), torch.eye(3, 4)), (tt.linspace(-1, 2, 7),
+                                                            torch.linspace(-1, 2, 7)),
+                         (tt.randint(0, 5, (3,)), torch.randint(0, 5, (3,))),
+                         (tt.randint(5, (3,)), torch.randint(5, (3,))),
+                         (tt.randperm(4), torch.randperm(4)), (tt.empty(2, 3), torch.empty(2, 3))):
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+        assert ours.shape == tuple(theirs.shape)
+    np.testing.assert_allclose(tt.linspace(-1, 2, 7).data, torch.linspace(-1, 2, 7).numpy())
+    np.testing.assert_array_equal(tt.eye(3, 4).data, torch.eye(3, 4).numpy())
+    data = np.array([[0.0, 1.0, -2.0], [3.0, 0.0, 4.0]], np.float32)
+    ours, theirs = Tensor(data), torch.tensor(data)
+    for reduce in (lambda t: t.all(), lambda t: t.any(), lambda t: t.all(dim=1),
+                   lambda t: t.any(dim=0, keepdim=True), lambda t: (t > -3).all()):
+        a, b = reduce(ours), reduce(theirs)
+        assert str(a.dtype) == str(b.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(a.data, b.numpy())
+    near = data + np.float32(1e-6)
+    assert tt.allclose(ours, Tensor(near)) == torch.allclose(theirs, torch.tensor(near))
+    assert tt.allclose(ours, ours + 0.01) == torch.allclose(theirs, theirs + 0.01)
+    assert tt.equal(ours, ours.clone()) == torch.equal(theirs, theirs.clone())
+    assert tt.equal(ours, ours + 1) == torch.equal(theirs, theirs + 1)
 
 
 @pytest.mark.module01

@@ -791,6 +791,8 @@ def test_more_given_ops_pass_finite_differences():
     check(lambda t: t.std(), [f64(3, 4, seed=26)])
     check(lambda t: t.abs().sqrt(), [x])
     check(lambda t: t.permute(2, 0, 1), [f64(2, 3, 4, seed=27)])
+    check(lambda t: t.masked_fill(t > 0.3, -1.0) * t, [f64(3, 4, seed=28)])
+    check(lambda t: t.t() @ t, [f64(3, 2, seed=29)])
 
 
 def test_cast_passes_the_gradient_back_in_the_inputs_dtype():

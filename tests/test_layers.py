@@ -747,3 +747,50 @@ def test_module_to_keeps_the_cpu_and_converts_parameters_in_place():
     optimizer.step()
     assert weight.grad.dtype == np.float64 and not np.array_equal(weight.data, before), \
         "the optimizer still holds the converted parameters"
+
+
+# ---- more of PyTorch's Module --------------------------------------------------------------------
+
+def test_apply_visits_children_before_parents_and_reaches_activations():
+    from tinytorch.core.activations import ReLU
+
+    inner = Sequential(Linear(2, 3), ReLU())
+    model = Sequential(inner, Linear(3, 1))
+    seen = []
+    assert model.apply(lambda m: seen.append(m)) is model
+    assert seen == [inner[0], inner[1], inner, model[1], model]
+
+    def zero_linear(m):
+        if isinstance(m, Linear):
+            m.weight.data[...] = 0.0
+
+    model.apply(zero_linear)
+    assert not inner[0].weight.data.any() and not model[1].weight.data.any()
+
+
+@pytest.mark.module06
+def test_requires_grad_freezes_parameters_and_the_optimizer_skips_them():
+    from tinytorch.core.optimizers import SGD
+
+    manual_seed(0)
+    model = Sequential(Linear(3, 2), Linear(2, 1))
+    assert model[0].requires_grad_(False) is model[0]
+    frozen = model[0].weight.data.copy()
+    optimizer = SGD(model.parameters(), lr=0.1)
+    model(randn(4, 3)).sum().backward()
+    optimizer.step()
+    assert model[0].weight.grad is None and np.array_equal(model[0].weight.data, frozen)
+    assert model[1].weight.grad is not None
+    model.requires_grad_()
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_add_module_registers_like_assignment():
+    model = Sequential()
+    model.add_module("first", Linear(2, 3))
+    assert [n for n, _ in model.named_parameters()] == ["first.weight", "first.bias"]
+    assert model(Tensor(np.ones((1, 2), np.float32))).shape == (1, 3)
+    with pytest.raises(KeyError, match="without '.'"):
+        model.add_module("a.b", Linear(2, 2))
+    with pytest.raises(TypeError, match="not a Module"):
+        model.add_module("x", np.zeros(2))

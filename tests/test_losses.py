@@ -389,6 +389,21 @@ def test_loss_classes_call_their_functions():
     assert repr(BinaryCrossEntropyLoss()) == "BinaryCrossEntropyLoss(reduction='mean')"
 
 
+def test_pytorch_names_of_the_binary_losses():
+    from tinytorch.core.losses import BCELoss, BCEWithLogitsLoss
+
+    p, t = Tensor([0.2, 0.9]), Tensor([0.0, 1.0])
+    assert BCELoss()(p, t).item() == binary_cross_entropy(p, t).item()
+    assert isinstance(BCELoss(), BinaryCrossEntropyLoss)
+    assert repr(BCELoss("sum")) == "BCELoss(reduction='sum')"
+    z = Tensor([-40.0, 0.5, 3.0])
+    t3 = Tensor([1.0, 0.0, 1.0])
+    assert BCEWithLogitsLoss()(z, t3).item() == binary_cross_entropy_with_logits(z, t3).item()
+    assert BCEWithLogitsLoss("none")(z, t3).shape == (3,)
+    with pytest.raises(ValueError, match="reduction"):
+        BCEWithLogitsLoss(reduction="average")
+
+
 def test_losses_are_modules():
     from tinytorch.core.layers import Module
 

@@ -535,3 +535,70 @@ def test_pytorch_spellings_of_comparisons_and_reshapes():
     x = Tensor([1.0, 2.0, 3.0])
     assert [x.lt(2).tolist(), x.le(2).tolist(), x.gt(2).tolist(), x.ge(2).tolist()] == \
         [[True, False, False], [True, True, False], [False, False, True], [False, True, True]]
+
+
+def test_t_masked_fill_all_any():
+    m = Tensor([[1.0, -2.0, 3.0], [-4.0, 5.0, 0.0]])
+    assert m.t().shape == (3, 2) and m.t().data.tolist() == m.data.T.tolist()
+    assert Tensor([1.0, 2.0]).t().shape == (2,)
+    with pytest.raises(RuntimeError, match="at most 2 dimensions.*transpose"):
+        Tensor(np.zeros((2, 3, 4))).t()
+    assert m.masked_fill(m < 0, 0.0).data.tolist() == [[1.0, 0.0, 3.0], [0.0, 5.0, 0.0]]
+    assert m.masked_fill(m < 0, 0.0).dtype == np.float32
+    assert m.data.tolist() == [[1.0, -2.0, 3.0], [-4.0, 5.0, 0.0]], "masked_fill makes a copy"
+    assert m.all().item() is False and (m != 7).all().item() is True
+    assert m.any(dim=1).data.tolist() == [True, True]
+    assert (m > 4).any(dim=0, keepdim=True).data.tolist() == [[False, True, False]]
+
+
+def test_package_level_spellings_of_pytorch():
+    import tinytorch
+    from tinytorch.core.tensor import (allclose, argmax, empty, equal, eye, flatten, full,
+                                       full_like, is_tensor, linspace, numel, rand_like, randint,
+                                       randn_like, randperm, squeeze, unsqueeze)
+
+    x = Tensor(np.arange(24, dtype=np.float32).reshape(2, 3, 4))
+    assert flatten(x, 1).shape == (2, 12) and flatten(x).shape == (24,)
+    assert unsqueeze(x, 0).shape == (1, 2, 3, 4) and squeeze(unsqueeze(x, -1)).shape == x.shape
+    assert argmax(x, dim=2).data.tolist() == [[3, 3, 3], [3, 3, 3]] and numel(x) == 24
+    assert is_tensor(x) and not is_tensor(x.data)
+    assert allclose(x + 1, x + (1 + 1e-6)) and not allclose(x, x + 1e-3) and equal(x, x.clone())
+    assert not equal(x, x.reshape(6, 4)), "equal needs the same shape"
+    assert [full((2,), 1.5).dtype, full(3, 7).dtype, full((1,), True).dtype] == \
+        [np.float32, np.int64, np.bool_]
+    assert full((2, 2), 3, dtype=np.float64).data.tolist() == [[3.0, 3.0], [3.0, 3.0]]
+    assert full_like(x, 2).dtype == np.float32 and full_like(x, 2).shape == x.shape
+    assert full_like(x, 2, dtype=np.dtype(np.int64)).dtype == np.int64
+    assert empty(2, 3).shape == (2, 3) and empty((2, 3), dtype=np.int64).dtype == np.int64
+    assert eye(3).data.tolist() == np.eye(3).tolist() and eye(2, 3).shape == (2, 3)
+    assert linspace(0, 1, 5).data.tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    manual_seed(3)
+    first = [randint(0, 10, (50,)).data, randint(5, (4,)).data, randperm(6).data]
+    manual_seed(3)
+    again = [randint(0, 10, (50,)).data, randint(5, (4,)).data, randperm(6).data]
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert first[0].dtype == np.int64 and first[0].min() >= 0 and first[0].max() < 10
+    assert first[1].max() < 5 and sorted(first[2].tolist()) == list(range(6))
+    with pytest.raises(TypeError, match="randint needs a size"):
+        randint(10)
+    assert randn_like(x).shape == x.shape and rand_like(x.double()).dtype == np.float64
+    assert tinytorch.flatten is flatten and tinytorch.full is full and tinytorch.eye is eye
+
+
+def test_method_spellings_of_the_operators_device_and_grad_fn():
+    a, b = Tensor([[1.0, 2.0], [3.0, 4.0]]), Tensor([[0.5, -1.0], [2.0, 0.0]])
+    assert a.add(b).data.tolist() == (a + b).data.tolist()
+    assert a.add(b, alpha=2).data.tolist() == (a + b * 2).data.tolist()
+    assert a.sub(b, alpha=0.5).data.tolist() == (a - b * 0.5).data.tolist()
+    assert a.mul(b).data.tolist() == (a * b).data.tolist()
+    assert a.div(2).data.tolist() == (a / 2).data.tolist() and a.neg().data.tolist() == \
+        (-a).data.tolist()
+    assert a.mm(b).data.tolist() == (a @ b).data.tolist() == a.matmul(b).data.tolist()
+    with pytest.raises(RuntimeError, match="2-d.*matmul"):
+        a.mm(Tensor([1.0, 2.0]))
+    assert a.square().data.tolist() == (a * a).data.tolist() and a.add(b, alpha=2).dtype == \
+        np.float32
+    assert a.contiguous() is a and a.device == "cpu" and a.to(b.device) is a
+    leaf = Tensor([1.0], requires_grad=True)
+    assert leaf.grad_fn is None and (leaf * 2).grad_fn.op == "mul"

@@ -234,7 +234,10 @@ assert Parameter(3.0).shape == () and w.is_leaf and w.grad is None
 # printout of a model reach its activations as in PyTorch.
 #
 # Read the given methods first (`__init__`, `__getattr__`, `__call__`, `named_modules`,
-# `parameters`, `__repr__`), then fill in the six solution blocks.
+# `parameters`, `__repr__`), then fill in the six solution blocks. The last given methods are
+# PyTorch conveniences built on the walk over the tree: `to`, `apply(fn)` (for example to
+# re-initialise every Linear), `requires_grad_(False)` to freeze a part of a model, and
+# `add_module`.
 
 # %% nbgrader={"schema_version": 3, "grade": false, "grade_id": "module_class", "solution": true, "locked": false}
 #| export
@@ -484,6 +487,36 @@ class Module(metaclass=ABCMeta):
 
     def cpu(self) -> "Module":
         return self
+
+    # ---- more of PyTorch's Module (given) -------------------------------------------------------
+    def apply(self, fn) -> "Module":
+        """Call ``fn`` on every sub-module, children before parents, then on ``self``.
+
+        Example: ``model.apply(init)`` where ``init(m)`` re-initialises ``m`` if it is a Linear.
+        """
+        for child in self.children():
+            child_apply = getattr(child, "apply", None)
+            if child_apply is None:       # module 02's activations: no children of their own
+                fn(child)
+            else:
+                child_apply(fn)
+        fn(self)
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Freeze (False) or unfreeze every parameter; optimizers skip frozen ones."""
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
+    def add_module(self, name: str, module) -> None:
+        """Register ``module`` under ``name``, as assigning ``self.<name> = module`` does."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"add_module: the name must be a non-empty string without '.', "
+                           f"got {name!r}")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {type(module).__name__} is not a Module")
+        setattr(self, name, module)
 
     # ---- saving and loading ---------------------------------------------------------------------
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":

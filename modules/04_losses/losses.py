@@ -843,7 +843,8 @@ assert BinaryCrossEntropyLoss(reduction="none")(p, t).shape == (2,)
 # is `cross_entropy(z, y)`, computed as two ops instead of one fused op. `NLLLoss` and
 # `LogSoftmax` are the module forms, for a `Sequential` that ends in `LogSoftmax(dim=1)`. They
 # are built from ops that already have rules (indexing, negation, the reduction), so they need
-# no backward rule of their own.
+# no backward rule of their own. `BCELoss` is PyTorch's name for `BinaryCrossEntropyLoss`, and
+# `BCEWithLogitsLoss` is the module form of `binary_cross_entropy_with_logits`.
 
 # %%
 #| export
@@ -884,6 +885,17 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class BCELoss(BinaryCrossEntropyLoss):
+    """PyTorch's name for ``BinaryCrossEntropyLoss``: ``BCELoss()(p, t)``."""
+
+
+class BCEWithLogitsLoss(_Loss):
+    """``BCEWithLogitsLoss()(z, t)``: ``binary_cross_entropy_with_logits`` as a module."""
+
+    def forward(self, logits, target) -> Tensor:
+        return binary_cross_entropy_with_logits(logits, target, self.reduction)
 
 
 # %%

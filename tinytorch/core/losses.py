@@ -7,7 +7,7 @@ from __future__ import annotations
 __all__ = [
     'mse_loss', 'log_softmax', 'cross_entropy', 'binary_cross_entropy',
     'binary_cross_entropy_with_logits', 'MSELoss', 'CrossEntropyLoss', 'BinaryCrossEntropyLoss',
-    'nll_loss', 'NLLLoss', 'LogSoftmax',
+    'nll_loss', 'NLLLoss', 'LogSoftmax', 'BCELoss', 'BCEWithLogitsLoss',
 ]
 
 
@@ -278,3 +278,14 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class BCELoss(BinaryCrossEntropyLoss):
+    """PyTorch's name for ``BinaryCrossEntropyLoss``: ``BCELoss()(p, t)``."""
+
+
+class BCEWithLogitsLoss(_Loss):
+    """``BCEWithLogitsLoss()(z, t)``: ``binary_cross_entropy_with_logits`` as a module."""
+
+    def forward(self, logits, target) -> Tensor:
+        return binary_cross_entropy_with_logits(logits, target, self.reduction)

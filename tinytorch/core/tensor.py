@@ -9,7 +9,9 @@ __all__ = [
     'MinResult', 'manual_seed', 'default_generator', 'zeros', 'ones', 'randn', 'rand', 'arange',
     'zeros_like', 'ones_like', 'tensor', 'add', 'sub', 'mul', 'div', 'neg', 'pow', 'matmul',
     'tensor_sum', 'tensor_mean', 'tensor_max', 'reshape', 'permute', 'transpose', 'getitem', 'exp',
-    'log', 'clamp', 'where', 'cat', 'stack', 'absolute', 'clone', 'cast', 'from_numpy',
+    'log', 'clamp', 'where', 'cat', 'stack', 'absolute', 'clone', 'cast', 'from_numpy', 'flatten',
+    'unsqueeze', 'squeeze', 'argmax', 'numel', 'is_tensor', 'allclose', 'equal', 'full',
+    'full_like', 'empty', 'eye', 'linspace', 'randint', 'randperm', 'rand_like', 'randn_like',
 ]
 
 
@@ -424,6 +426,68 @@ class Tensor:
     def clone(self):
         """A copy with memory of its own that stays in the graph (gradients flow through)."""
         return clone(self)
+
+    def t(self):
+        """The transpose of a matrix; a 0-d or 1-d tensor comes back as it is (as in PyTorch)."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with at most 2 dimensions, got shape "
+                               f"{self.shape}; use x.transpose(dim0, dim1) or x.permute(...)")
+        return self.T
+
+    def masked_fill(self, mask, value):
+        """A copy with ``value`` wherever ``mask`` is true (no gradient reaches those places)."""
+        return where(mask, value, self)
+
+    # PyTorch's method spellings of the operators: x.add(y) is x + y, x.mm(w) is x @ w.
+    def add(self, other, alpha=1):
+        return add(self, other if alpha == 1 else as_tensor(other, like=self) * alpha)
+
+    def sub(self, other, alpha=1):
+        return sub(self, other if alpha == 1 else as_tensor(other, like=self) * alpha)
+
+    def mul(self, other):
+        return mul(self, other)
+
+    def div(self, other):
+        return div(self, other)
+
+    def neg(self):
+        return neg(self)
+
+    def matmul(self, other):
+        return matmul(self, other)
+
+    def mm(self, other):
+        """Matrix product of two 2-d tensors (``matmul`` also takes vectors and batches)."""
+        if self.ndim != 2 or as_tensor(other).ndim != 2:
+            raise RuntimeError(f"mm: both tensors must be 2-d, got shapes {self.shape} and "
+                               f"{as_tensor(other).shape}; use matmul (or @) for other shapes")
+        return matmul(self, other)
+
+    def square(self):
+        return mul(self, self)
+
+    def contiguous(self):
+        """The tensor itself: a tensor's layout never changes what tinytorch computes."""
+        return self
+
+    @property
+    def device(self) -> str:
+        """Always "cpu", so ``x.to(y.device)`` works as in PyTorch code."""
+        return "cpu"
+
+    @property
+    def grad_fn(self):
+        """The graph note of the op that made this tensor (a Node), or None for a leaf."""
+        return self._node
+
+    def all(self, dim=None, keepdim: bool = False):
+        """Whether every element (along ``dim``) is nonzero, as a bool tensor."""
+        return Tensor(np.all(self.data, axis=dim, keepdims=keepdim))
+
+    def any(self, dim=None, keepdim: bool = False):
+        """Whether some element (along ``dim``) is nonzero, as a bool tensor."""
+        return Tensor(np.any(self.data, axis=dim, keepdims=keepdim))
 
     # ---- dtypes, devices and Python numbers (given) -----------------------------------------
     # PyTorch code converts with .float() and .long(), moves with .to(device), and prints with
@@ -887,3 +951,108 @@ def from_numpy(array: np.ndarray) -> Tensor:
         raise TypeError(f"from_numpy needs a numpy array, got {type(array).__name__}; "
                         f"use tensor(...) for Python lists and numbers")
     return Tensor(array)
+
+
+# PyTorch spells these as functions of the package (torch.flatten(x, 1), torch.full(...)).
+# sum, max, min and abs are not among them: as functions here they would hide Python's own
+# builtins of those names; use the methods (x.sum(), x.max(), ...).
+def flatten(a, start_dim: int = 0) -> Tensor:
+    """``a.flatten(start_dim)``: every dimension from ``start_dim`` on merged into one."""
+    return as_tensor(a).flatten(start_dim)
+
+
+def unsqueeze(a, dim: int) -> Tensor:
+    """``a.unsqueeze(dim)``: a new dimension of size 1 at ``dim``."""
+    return as_tensor(a).unsqueeze(dim)
+
+
+def squeeze(a, dim=None) -> Tensor:
+    """``a.squeeze(dim)``: dimensions of size 1 dropped."""
+    return as_tensor(a).squeeze(dim)
+
+
+def argmax(a, dim=None, keepdim: bool = False) -> Tensor:
+    """``a.argmax(dim)``: the index of the largest value (no gradient)."""
+    return as_tensor(a).argmax(dim, keepdim)
+
+
+def numel(a) -> int:
+    """The number of elements of ``a``."""
+    return as_tensor(a).numel()
+
+
+def is_tensor(obj) -> bool:
+    """Whether ``obj`` is a tinytorch Tensor."""
+    return isinstance(obj, Tensor)
+
+
+def allclose(a, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """Whether ``|a - b| <= atol + rtol * |b|`` everywhere (PyTorch's default tolerances)."""
+    return bool(np.allclose(as_tensor(a).data, as_tensor(b).data, rtol=rtol, atol=atol,
+                            equal_nan=equal_nan))
+
+
+def equal(a, b) -> bool:
+    """Whether ``a`` and ``b`` have the same shape and the same values."""
+    return bool(np.array_equal(as_tensor(a).data, as_tensor(b).data))
+
+
+def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of shape ``size`` filled with ``fill_value``.
+
+    The dtype follows the value, as in PyTorch: a float gives float32, an int int64, a bool
+    bool. Example: full((2, 3), 7).data.dtype == np.int64
+    """
+    if dtype is None:
+        dtype = Tensor(fill_value).data.dtype
+    shape = (size,) if isinstance(size, int) else tuple(size)
+    return Tensor(np.full(shape, fill_value, dtype=dtype), requires_grad=requires_grad)
+
+
+def full_like(t: Tensor, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Shaped like ``t``, filled with ``fill_value``, in ``t``'s dtype unless told otherwise."""
+    return full(t.shape, fill_value, t.dtype if dtype is None else dtype, requires_grad)
+
+
+def empty(*shape, requires_grad: bool = False, dtype=np.float32) -> Tensor:
+    """A tensor whose values are whatever the memory held: fill it before reading it."""
+    return Tensor(np.empty(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def eye(n: int, m=None, dtype=np.float32, requires_grad: bool = False) -> Tensor:
+    """The ``n`` x ``m`` identity matrix (square when ``m`` is None)."""
+    return Tensor(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
+
+
+def linspace(start, end, steps: int, dtype=np.float32, requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included."""
+    return Tensor(np.linspace(start, end, steps, dtype=dtype), requires_grad=requires_grad)
+
+
+def randint(low, high=None, size=None, *, seed=None, dtype=np.int64) -> Tensor:
+    """Random integers in ``[low, high)``: ``randint(10, (3,))`` or ``randint(0, 10, (3,))``.
+
+    Drawn from the generator ``manual_seed`` seeds (or from ``seed``).
+    """
+    if size is None:                          # randint(high, size), as PyTorch allows
+        if high is None:
+            raise TypeError("randint needs a size: randint(high, size) or "
+                            "randint(low, high, size)")
+        low, high, size = 0, low, high
+    shape = (size,) if isinstance(size, int) else tuple(size)
+    return Tensor(_rng(seed).integers(low, high, shape).astype(dtype, copy=False))
+
+
+def randperm(n: int, *, seed=None) -> Tensor:
+    """The integers 0 .. n-1 in random order (int64), from the seeded generator."""
+    return Tensor(_rng(seed).permutation(n).astype(np.int64, copy=False))
+
+
+def rand_like(t: Tensor, requires_grad: bool = False, seed=None) -> Tensor:
+    """Uniform samples in [0, 1), shaped like ``t``, in its dtype."""
+    return rand(*t.shape, requires_grad=requires_grad, seed=seed, dtype=t.dtype)
+
+
+def randn_like(t: Tensor, requires_grad: bool = False, seed=None) -> Tensor:
+    """Standard normal samples shaped like ``t``, in its dtype."""
+    return randn(*t.shape, requires_grad=requires_grad, seed=seed, dtype=t.dtype)
