@@ -794,3 +794,25 @@ def test_add_module_registers_like_assignment():
         model.add_module("a.b", Linear(2, 2))
     with pytest.raises(TypeError, match="not a Module"):
         model.add_module("x", np.zeros(2))
+
+
+def test_sequential_item_assignment_and_append_change_the_computation():
+    from tinytorch.core.activations import ReLU
+
+    manual_seed(0)
+    model = Sequential(Linear(2, 3), ReLU())
+    replacement = Linear(2, 3)
+    model[0] = replacement
+    x = Tensor(np.ones((1, 2), np.float32))
+    assert model[0] is replacement and model[-1] is model[1]
+    np.testing.assert_array_equal(model(x).data, np.maximum(replacement(x).data, 0))
+    assert model.append(Linear(3, 1)) is model and len(model) == 3
+    assert model(x).shape == (1, 1)
+    assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias", "2.weight",
+                                                        "2.bias"]
+    with pytest.raises(TypeError, match="not a Module"):
+        model.append(np.zeros(3))
+    with pytest.raises(TypeError, match="not a Module"):
+        model[0] = "relu"
+    with pytest.raises(IndexError):
+        model[5] = ReLU()

@@ -1105,10 +1105,10 @@ plt.show()
 # Every layer is a Module (module 02's activations count as Modules, see section 2), so
 # `Sequential` registers each one under its position as name — which is why the second Linear
 # above is `"2"`, exactly as in PyTorch. The registry `self._modules` is the one list of
-# layers: `forward` runs through it, so replacing a layer (`model[0] = ...` is spelled
+# layers: `forward` runs through it, so replacing a layer (`model[0] = ...`, which is
 # `setattr(model, "0", ...)`) changes both the parameters and the computation. It also behaves
-# like a short list: `len(model)`, `model[0]`, `for layer in model`, and `model[:2]` (a new
-# Sequential of the first two).
+# like a short list: `len(model)`, `model[0]`, `for layer in model`, `model[:2]` (a new
+# Sequential of the first two) and `model.append(layer)`; those list methods are given.
 
 # %% nbgrader={"schema_version": 3, "grade": false, "grade_id": "sequential", "solution": true, "locked": false}
 #| export
@@ -1165,6 +1165,19 @@ class Sequential(Module):
         if isinstance(index, slice):
             return Sequential(*layers[index])
         return layers[index]
+
+    def __setitem__(self, index: int, layer) -> None:
+        """``model[0] = Linear(...)``: replace the layer at that position."""
+        if not isinstance(layer, Module):
+            raise TypeError(f"Sequential: cannot store a {type(layer).__name__}, not a Module")
+        setattr(self, list(self._modules)[index], layer)
+
+    def append(self, layer) -> "Sequential":
+        """Add ``layer`` at the end of the chain."""
+        if not isinstance(layer, Module):
+            raise TypeError(f"Sequential.append: a {type(layer).__name__} is not a Module")
+        setattr(self, str(len(self)), layer)
+        return self
 
 
 # %% nbgrader={"schema_version": 3, "grade": true, "grade_id": "test_sequential", "locked": true, "points": 5, "solution": false}

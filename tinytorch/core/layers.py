@@ -452,6 +452,19 @@ class Sequential(Module):
             return Sequential(*layers[index])
         return layers[index]
 
+    def __setitem__(self, index: int, layer) -> None:
+        """``model[0] = Linear(...)``: replace the layer at that position."""
+        if not isinstance(layer, Module):
+            raise TypeError(f"Sequential: cannot store a {type(layer).__name__}, not a Module")
+        setattr(self, list(self._modules)[index], layer)
+
+    def append(self, layer) -> "Sequential":
+        """Add ``layer`` at the end of the chain."""
+        if not isinstance(layer, Module):
+            raise TypeError(f"Sequential.append: a {type(layer).__name__} is not a Module")
+        setattr(self, str(len(self)), layer)
+        return self
+
 
 class ModuleList(Module):
     """A list of Modules, registered by position: ``ModuleList([Linear(8, 8) for _ in range(3)])``.
