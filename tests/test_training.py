@@ -119,8 +119,18 @@ def test_clipped_norm_never_exceeds_max_norm(values, max_norm):
     after = float(np.linalg.norm(p.grad.data.astype(np.float64)))
     assert total == pytest.approx(before, rel=1e-5, abs=1e-6)
     assert after <= max_norm * (1 + 1e-5) + 1e-6
-    if before <= max_norm:
+    # As in PyTorch, the scale is max_norm / (norm + 1e-6): a norm within 1e-6 below the cap
+    # is still scaled, slightly. Below that band the gradients stay as they were.
+    if before + 2e-6 <= max_norm:
         assert after == pytest.approx(before, rel=1e-6, abs=1e-7), "under the cap: unchanged"
+
+
+def test_a_norm_just_under_the_cap_is_scaled_as_pytorch_scales_it():
+    (p,) = params(1)
+    p.grad = Tensor(np.array([0.001], np.float32))
+    norm = float(np.float32(0.001))
+    clip_grad_norm_([p], norm + 5e-7)
+    assert p.grad.data[0] == pytest.approx(norm * (norm + 5e-7) / (norm + 1e-6), rel=1e-6)
 
 
 def test_clip_never_scales_a_shared_gradient_array_in_place():
