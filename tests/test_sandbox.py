@@ -89,15 +89,20 @@ def test_the_guard_sees_a_trace_function_and_a_patched_class():
 
 
 def test_the_guard_sees_the_real_tensors_conversions_and_comparisons_replaced():
-    """The grading package's own Tensor: float(), f-strings and .eq() can be bent to make a
-    check pass; replacing any of them is a change the guard reports."""
+    """The grading package's own Tensor: float(), f-strings, .eq(), .all() and the package's
+    allclose() can be bent to make a check pass; replacing any of them is a change the guard
+    reports."""
     from tito import autograde
 
     package = autograde.grading_package(course.get_module("05"))
-    _, _, report = run("from tinytorch.core.tensor import Tensor",
+    _, _, report = run("from tinytorch.core import tensor\n"
+                       "from tinytorch.core.tensor import Tensor",
                        "Tensor.__float__ = lambda t: 1.0\nTensor.eq = lambda a, b: True\n"
-                       "Tensor.__format__ = lambda t, spec: 'ok'", package=package)
-    for member in ("Tensor.__float__", "Tensor.eq", "Tensor.__format__"):
+                       "Tensor.__format__ = lambda t, spec: 'ok'\n"
+                       "Tensor.all = lambda t, *a, **k: Tensor(True)\n"
+                       "tensor.allclose = lambda *a, **k: True", package=package)
+    for member in ("Tensor.__float__", "Tensor.eq", "Tensor.__format__", "Tensor.all",
+                   "allclose"):
         assert any(f"tinytorch.core.tensor.{member} replaced" in c for c in report["changes"]), \
             report
 

@@ -14,6 +14,8 @@ ATTACKS = {
     "from tinytorch.core.tensor import Tensor\nTensor.eq = lambda a, b: True": "rebinds Tensor.eq",
     "import tinytorch\nsetattr(tinytorch.Tensor, '__float__', lambda t: 1.0)":
         "rebinds an attribute of tinytorch",
+    "from tinytorch.core import tensor\ntensor.allclose = lambda *a, **k: True":
+        "rebinds tensor.allclose",
     "import numpy as np\nsetattr(np, 'isclose', print)": "rebinds an attribute of numpy",
     "m = __import__('nu' + 'mpy')": "__import__",
     "import builtins\nbuiltins.AssertionError = KeyError": "imports builtins",
