@@ -21,8 +21,14 @@ Two networks, each trained on one fixed batch:
 Each implementation runs in two fresh processes under callgrind, for ``N`` and ``N + K``
 steps. The difference over ``K`` is the count per step: start-up and imports cancel out.
 
+With ``--cache`` the runs go through valgrind's cachegrind instead, which simulates this
+machine's per-core caches (48 KiB L1 data, 2 MiB L2) and counts the data misses per step: how
+much memory traffic each implementation's arrays cause. A simulation: it knows nothing of the
+hardware prefetchers, which hide much of the cost of streaming through an array.
+
     python benchmarks/instructions.py              # prints the table (needs valgrind)
     python benchmarks/instructions.py --write      # ... and puts it into benchmarks/RESULTS.md
+    python benchmarks/instructions.py --cache --networks 784-128-10 --opts sgd --write
 """
 from __future__ import annotations
 
@@ -71,30 +77,43 @@ def worker(args: argparse.Namespace) -> None:
         step()
 
 
-def count(impl: str, network: str, opt: str, steps: int) -> int:
-    """Instructions of one whole run of ``steps`` steps under callgrind."""
+# The caches cachegrind simulates: this machine's L1 data cache and L2, per core (size,
+# associativity, line size), as lscpu reports them.
+CACHES = ("--D1=49152,12,64", "--LL=2097152,16,64")
+# What each tool prints at the end of a run, and the counters read from it.
+COUNTERS = {"callgrind": {"instructions": r"Collected\s*:\s*([\d,]+)"},
+            "cachegrind": {"L1 data misses": r"D1\s+misses:\s*([\d,]+)",
+                           "L2 data misses": r"LLd misses:\s*([\d,]+)"}}
+
+
+def count(impl: str, network: str, opt: str, steps: int, tool: str = "callgrind") -> dict:
+    """The counters of one whole run of ``steps`` steps under ``tool``."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONHASHSEED="0",
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={os.devnull}",
+    options = ["--cache-sim=yes", *CACHES] if tool == "cachegrind" else []
+    cmd = ["valgrind", f"--tool={tool}", *options, f"--{tool}-out-file={os.devnull}",
            sys.executable, __file__, "--worker", "--impl", impl, "--network", network,
            "--opt", opt, "--steps", str(steps)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    found = re.search(r"Collected\s*:\s*(\d+)", out.stderr)
-    if out.returncode != 0 or not found:
-        raise RuntimeError(f"callgrind run of {impl} {network} {opt} failed:\n"
+    found = {name: re.search(pattern, out.stderr) for name, pattern in COUNTERS[tool].items()}
+    if out.returncode != 0 or not all(found.values()):
+        raise RuntimeError(f"{tool} run of {impl} {network} {opt} failed:\n"
                            f"{out.stderr[-2000:]}")
-    return int(found.group(1))
+    return {name: int(m.group(1).replace(",", "")) for name, m in found.items()}
 
 
-def per_step(impl: str, network: str, opt: str) -> float:
+def per_step(impl: str, network: str, opt: str, tool: str = "callgrind") -> dict:
     _, _, first, extra = NETWORKS[network]
-    return (count(impl, network, opt, first + extra) - count(impl, network, opt, first)) / extra
+    long, short = (count(impl, network, opt, steps, tool) for steps in (first + extra, first))
+    return {name: (long[name] - short[name]) / extra for name in long}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS))
     p.add_argument("--opts", nargs="+", default=list(OPTIMIZERS), choices=OPTIMIZERS)
+    p.add_argument("--cache", action="store_true",
+                   help="count simulated cache misses (cachegrind) instead of instructions")
     p.add_argument("--write", action="store_true", help="also put the table into RESULTS.md")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--impl", choices=IMPLS, help=argparse.SUPPRESS)
@@ -114,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     from results_file import report
     from mlp_epoch import machine_description
 
+    if args.cache:
+        report(cache_table(args, machine_description()), args.write)
+        return 0
     lines = [
         "## Instructions per training step (callgrind)",
         "",
@@ -137,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         for opt in args.opts:
             counts = {}
             for impl in IMPLS:
-                counts[impl] = per_step(impl, network, opt)
+                counts[impl] = per_step(impl, network, opt)["instructions"]
                 print(f"{network:<11} {opt:<5} {impl:<10} {counts[impl]:>14,.0f} instructions "
                       f"per step", flush=True)
             tt, ops, floor = counts["tinytorch"], counts["numpy-ops"], counts["numpy"]
@@ -145,6 +167,36 @@ def main(argv: list[str] | None = None) -> int:
                          f"| {tt / floor:.2f}x | {tt / ops:.2f}x | {tt - ops:,.0f} |")
     report(lines, args.write)
     return 0
+
+
+def cache_table(args: argparse.Namespace, machine: str) -> list[str]:
+    """The ``--cache`` section: simulated L1 and L2 data misses per step."""
+    lines = [
+        "## Simulated cache misses per training step (cachegrind)",
+        "",
+        f"Machine: {machine}. Command: `python benchmarks/instructions.py --cache --networks "
+        f"{' '.join(args.networks)} --opts {' '.join(args.opts)} --write`",
+        "",
+        "valgrind's cachegrind runs each step through a simulation of this machine's per-core "
+        "caches (48 KiB L1 data, 2 MiB L2) and counts the data reads and writes that miss "
+        "them; each count is (run of N + K steps - run of N steps) / K, one fixed batch, one "
+        "BLAS thread. A miss in the simulated L2 is memory traffic beyond the core's own "
+        "caches. The simulation has no hardware prefetcher, which on the real processor hides "
+        "much of the cost of streaming through a large array, so these are counts of traffic, "
+        "not of time.",
+        "",
+        "| network | optimizer | implementation | L1 data misses | L2 data misses |",
+        "|---|---|---|---|---|",
+    ]
+    for network in args.networks:
+        for opt in args.opts:
+            for impl in IMPLS:
+                c = per_step(impl, network, opt, tool="cachegrind")
+                l1, l2 = round(c["L1 data misses"]), round(c["L2 data misses"])
+                print(f"{network:<11} {opt:<5} {impl:<10} {l1:>12,} L1 {l2:>10,} L2 misses per "
+                      f"step", flush=True)
+                lines.append(f"| {network} | {opt} | {impl} | {l1:,} | {l2:,} |")
+    return lines
 
 
 if __name__ == "__main__":
