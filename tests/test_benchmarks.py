@@ -223,7 +223,8 @@ def test_instruction_counts_rank_the_machinery():
 
 def test_simulated_cache_misses_rank_the_implementations():
     """cachegrind on the tiny network: tinytorch's objects touch more L1 lines than the numpy
-    steps do, and the whole working set fits the simulated 2 MiB L2 (no misses there)."""
+    steps do, and the whole working set fits the simulated 2 MiB L2 (0 or 1 misses a step,
+    depending on the installation, against thousands in L1)."""
     if shutil.which("valgrind") is None:
         pytest.skip("valgrind is not installed")
     out = _run(str(BENCH / "instructions.py"), "--cache", "--networks", "tiny", "--opts", "sgd")
@@ -234,7 +235,7 @@ def test_simulated_cache_misses_rank_the_implementations():
             rows[cells[2]] = [int(c.replace(",", "")) for c in cells[3:]]
     assert list(rows) == ["numpy", "numpy-ops", "tinytorch"], out
     assert 0 < rows["numpy"][0] < rows["numpy-ops"][0] < rows["tinytorch"][0], rows
-    assert all(l2 == 0 for _, l2 in rows.values()), rows
+    assert all(l2 <= 5 for _, l2 in rows.values()), rows
 
 
 def test_instruction_benchmark_says_what_to_do_without_valgrind(tmp_path):
