@@ -577,6 +577,28 @@ def test_module_list_registers_by_position():
         blocks(randn(1, 3))
 
 
+def test_sequential_and_module_list_store_entries_by_the_same_rules():
+    """Both containers replace and append through one rule: same checks, same wording, and a
+    replaced entry keeps its position even when its name is not a number."""
+    from tinytorch.core.activations import ReLU
+    from tinytorch.core.layers import ModuleList
+
+    for container in (Sequential(Linear(2, 2)), ModuleList([Linear(2, 2)])):
+        kind = type(container).__name__
+        with pytest.raises(TypeError, match=rf"^{kind}: entry 1 is the class ReLU, not a "
+                                            rf"layer; did you mean ReLU\(\)\?"):
+            container.append(ReLU)
+        with pytest.raises(TypeError, match=rf"^{kind}: entry 0 is a int, not a Module"):
+            container[0] = 3
+        with pytest.raises(IndexError):
+            container[1] = ReLU()
+        assert len(container) == 1
+        container.add_module("head", Linear(2, 1))
+        head = Linear(2, 1)
+        container[-1] = head
+        assert list(container._modules) == ["0", "head"] and container[1] is head
+
+
 def test_linear_refuses_float64_input_as_pytorch():
     layer = Linear(3, 2)
     with pytest.raises(RuntimeError, match="float64.*float32"):

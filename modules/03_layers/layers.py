@@ -1110,6 +1110,35 @@ plt.show()
 # like a short list: `len(model)`, `model[0]`, `for layer in model`, `model[:2]` (a new
 # Sequential of the first two) and `model.append(layer)`; those list methods are given.
 
+# %%
+#| export
+def _checked_entry(owner: Module, position: int, module):
+    """``module``, if it can be entry ``position`` of ``owner``; else a TypeError naming both."""
+    where = f"{type(owner).__name__}: entry {position}"
+    if isinstance(module, type):
+        raise TypeError(f"{where} is the class {module.__name__}, not a layer; did you mean "
+                        f"{module.__name__}()?")
+    if not isinstance(module, Module):
+        raise TypeError(f"{where} is a {type(module).__name__}, not a Module; store layers "
+                        f"such as Linear(4, 8) or ReLU()")
+    return module
+
+
+def _replace_entry(owner: Module, index: int, module) -> None:
+    """``owner[index] = module`` for the list-like containers: the name at that position keeps
+    its place in the registry, so the order of the layers does not change."""
+    names = list(owner._modules)
+    name = names[index]                  # IndexError for a position past the end, as a list
+    setattr(owner, name, _checked_entry(owner, names.index(name), module))
+
+
+def _append_entry(owner: Module, module):
+    """Register ``module`` after the last entry of ``owner``, named by its position."""
+    position = len(owner._modules)
+    setattr(owner, str(position), _checked_entry(owner, position, module))
+    return owner
+
+
 # %% nbgrader={"schema_version": 3, "grade": false, "grade_id": "sequential", "solution": true, "locked": false}
 #| export
 class Sequential(Module):
@@ -1168,16 +1197,11 @@ class Sequential(Module):
 
     def __setitem__(self, index: int, layer) -> None:
         """``model[0] = Linear(...)``: replace the layer at that position."""
-        if not isinstance(layer, Module):
-            raise TypeError(f"Sequential: cannot store a {type(layer).__name__}, not a Module")
-        setattr(self, list(self._modules)[index], layer)
+        _replace_entry(self, index, layer)
 
     def append(self, layer) -> "Sequential":
         """Add ``layer`` at the end of the chain."""
-        if not isinstance(layer, Module):
-            raise TypeError(f"Sequential.append: a {type(layer).__name__} is not a Module")
-        setattr(self, str(len(self)), layer)
-        return self
+        return _append_entry(self, layer)
 
 
 # %% nbgrader={"schema_version": 3, "grade": true, "grade_id": "test_sequential", "locked": true, "points": 5, "solution": false}
@@ -1231,11 +1255,7 @@ class ModuleList(Module):
             self.extend(modules)
 
     def append(self, module: Module) -> "ModuleList":
-        if not isinstance(module, Module):
-            raise TypeError(f"ModuleList: entry {len(self)} is a {type(module).__name__}, "
-                            f"not a Module")
-        setattr(self, str(len(self)), module)
-        return self
+        return _append_entry(self, module)
 
     def extend(self, modules) -> "ModuleList":
         for module in modules:
@@ -1253,9 +1273,7 @@ class ModuleList(Module):
         return ModuleList(modules[index]) if isinstance(index, slice) else modules[index]
 
     def __setitem__(self, index: int, module: Module) -> None:
-        if not isinstance(module, Module):
-            raise TypeError(f"ModuleList: cannot store a {type(module).__name__}, not a Module")
-        setattr(self, str(range(len(self))[index]), module)
+        _replace_entry(self, index, module)
 
 
 # %% [markdown]
