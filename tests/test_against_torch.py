@@ -52,6 +52,7 @@ def _data(spec, rng, dtype):
 LABELS = np.array([1, 0, 3, 2, 1])
 BINARY = np.array([[0, 1, 1, 0], [1, 0, 1, 1], [0, 0, 1, 0]], np.float64)
 MASK = np.array([[True, False, True, False], [False, True, True, True], [True] * 4])
+GATHER = np.array([[0, 0, 3], [2, 1, 1], [3, 3, 0]])        # row 0 picks place 0 twice
 # probabilities that are confidently wrong, right, or on the edge, for BINARY's targets
 EXTREME = np.array([[0.999, 1e-6, 0.999999, 0.5], [1e-7, 0.9999, 0.99, 1e-5],
                     [0.7, 0.3, 1e-4, 0.2]])
@@ -175,6 +176,20 @@ OPS = [
      lambda a, b: a.mul(b).div(b.add(3.0)).neg(), [((3, 4), "any"), ((3, 4), "pos")]),
     ("flatten-function", lambda a: _tensor_fn("flatten")(a, 1), lambda a: torch.flatten(a, 1),
      [((2, 3, 4), "any")]),
+    ("gather", lambda a: a.gather(1, Tensor(GATHER)), lambda a: a.gather(1, torch.tensor(GATHER)),
+     [((3, 4), "any")]),
+    ("sort-descending", lambda a: a.sort(dim=0, descending=True).values,
+     lambda a: a.sort(dim=0, descending=True).values, [((3, 4), "any")]),
+    ("topk", lambda a: a.topk(2, dim=1).values, lambda a: a.topk(2, dim=1).values,
+     [((3, 4), "any")]),
+    ("topk-smallest", lambda a: a.topk(2, dim=0, largest=False).values,
+     lambda a: a.topk(2, dim=0, largest=False).values, [((3, 4), "any")]),
+    ("split-chunk", lambda a: a.split([1, 3], dim=1)[1] * a.chunk(2, dim=1)[0].sum(1, keepdim=True),
+     lambda a: a.split([1, 3], dim=1)[1] * a.chunk(2, dim=1)[0].sum(1, keepdim=True),
+     [((3, 4), "any")]),
+    ("expand", lambda a: a.expand(2, -1, 4) * 1.5, lambda a: a.expand(2, -1, 4) * 1.5,
+     [((3, 1), "any")]),
+    ("repeat", lambda a: a.repeat(2, 1, 3), lambda a: a.repeat(2, 1, 3), [((3, 2), "any")]),
     ("BCELoss", lambda p: losses().BCELoss()(p, BINARY.astype(p.dtype)),
      lambda p: torch.nn.BCELoss()(p, torch.tensor(BINARY, dtype=p.dtype)), [((3, 4), "prob")]),
     ("BCEWithLogitsLoss", lambda z: losses().BCEWithLogitsLoss("sum")(z, BINARY.astype(z.dtype)),
@@ -438,6 +453,34 @@ def test_package_level_creation_and_comparison_match_pytorch():
     assert tt.allclose(ours, ours + 0.01) == torch.allclose(theirs, theirs + 0.01)
     assert tt.equal(ours, ours.clone()) == torch.equal(theirs, theirs.clone())
     assert tt.equal(ours, ours + 1) == torch.equal(theirs, theirs + 1)
+
+
+@pytest.mark.module01
+def test_indices_pieces_and_one_hot_match_pytorch():
+    from tinytorch.core import tensor as tt
+
+    data = np.random.default_rng(5).standard_normal((4, 5)).astype(np.float32)
+    ours, theirs = Tensor(data), torch.tensor(data)
+    for pick in (lambda t: t.sort(dim=1).indices, lambda t: t.sort(0, descending=True).indices,
+                 lambda t: t.argsort(dim=0), lambda t: t.topk(3).indices,
+                 lambda t: t.topk(1, dim=0, largest=False).indices):
+        a, b = pick(ours), pick(theirs)
+        assert str(a.dtype) == str(b.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(a.data, b.numpy())
+    for cut in (lambda t: t.split(2), lambda t: t.split(3, dim=1), lambda t: t.split([1, 0, 3]),
+                lambda t: t.chunk(3), lambda t: t.chunk(2, dim=1), lambda t: t.chunk(9)):
+        mine, ref = cut(ours), cut(theirs)
+        assert [m.shape for m in mine] == [tuple(r.shape) for r in ref]
+        for m, r in zip(mine, ref):
+            np.testing.assert_array_equal(m.data, r.numpy())
+    labels = np.array([[0, 3], [2, 2]])
+    for classes in (-1, 6):
+        a, b = tt.one_hot(Tensor(labels), classes), F.one_hot(torch.tensor(labels), classes)
+        assert str(a.dtype) == str(b.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(a.data, b.numpy())
+    for name in ("float16", "half", "float32", "float64", "double", "uint8", "int8", "int16",
+                 "int32", "int64", "long"):
+        assert str(np.dtype(getattr(tt, name))) == str(getattr(torch, name)).replace("torch.", "")
 
 
 @pytest.mark.module01

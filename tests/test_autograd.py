@@ -795,6 +795,18 @@ def test_more_given_ops_pass_finite_differences():
     check(lambda t: t.t() @ t, [f64(3, 2, seed=29)])
 
 
+def test_picking_sorting_splitting_and_expanding_pass_finite_differences():
+    """gather (a place picked twice gets two gradients), sort, topk, split, chunk, expand and
+    repeat, all built from getitem, cat and add."""
+    check(lambda t: t.gather(1, Tensor(np.array([[0, 0, 2], [3, 1, 1]]))), [f64(2, 4, seed=30)])
+    check(lambda t: t.sort(dim=0, descending=True).values, [f64(3, 4, seed=31)])
+    check(lambda t: t.topk(2).values * t.topk(2, largest=False).values, [f64(3, 4, seed=32)])
+    check(lambda t: t.split([3, 1], dim=1)[0] * t.chunk(4, dim=1)[3], [f64(2, 4, seed=33)])
+    check(lambda t: t.expand(2, 3, -1) * Tensor(np.arange(6.0).reshape(2, 3, 1)),
+          [f64(3, 1, seed=34)])
+    check(lambda t: t.repeat(2, 1, 2), [f64(2, 3, seed=35)])
+
+
 def test_cast_passes_the_gradient_back_in_the_inputs_dtype():
     a = Tensor(np.array([0.5, -1.5], np.float32), requires_grad=True)
     ((a.double() ** 2) * 3.0).sum().backward()

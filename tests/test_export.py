@@ -238,3 +238,12 @@ def test_top_level_reexports_classes_and_functions_not_constants_or_rules():
     assert exporter.top_level("relu", "function") and exporter.top_level("SGD", "class")
     assert not exporter.top_level("relu_backward", "function")
     assert not exporter.top_level("IDX_DTYPES", "constant")
+    # Names of numpy dtypes read as PyTorch's: tinytorch.float32, tinytorch.long.
+    import numpy as np
+
+    kinds = dict(exporter.exported_names(
+        "float32 = np.float32\nint64 = long = np.int64\nsave = np.savez\nN = 3\n", "cell"))
+    assert kinds == {"float32": "dtype", "int64": "dtype", "long": "dtype", "save": "constant",
+                     "N": "constant"}
+    assert tinytorch.float32 is np.float32 and tinytorch.long is np.int64
+    assert not {"float", "int", "bool"} & set(tinytorch.__all__), "Python's builtins stay visible"

@@ -602,3 +602,76 @@ def test_method_spellings_of_the_operators_device_and_grad_fn():
     assert a.contiguous() is a and a.device == "cpu" and a.to(b.device) is a
     leaf = Tensor([1.0], requires_grad=True)
     assert leaf.grad_fn is None and (leaf * 2).grad_fn.op == "mul"
+
+
+def test_gather_sort_topk_split_chunk_expand_repeat_forward():
+    from tinytorch.core import tensor as tt
+
+    x = Tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]])
+    assert x.gather(1, Tensor([[2, 2], [1, 0]])).tolist() == [[2.0, 2.0], [5.0, 0.0]]
+    with pytest.raises(RuntimeError, match="as many dimensions"):
+        x.gather(1, Tensor([0, 1]))
+    with pytest.raises(RuntimeError, match="larger than input"):
+        x.gather(1, Tensor(np.zeros((3, 1), np.int64)))
+    values, indices = x.sort(dim=1, descending=True)
+    assert values.tolist() == [[3.0, 2.0, 1.0], [5.0, 4.0, 0.0]]
+    assert indices.tolist() == [[0, 2, 1], [1, 2, 0]] and indices.dtype == np.int64
+    assert tt.sort(x, 0).values.tolist() == [[0.0, 1.0, 2.0], [3.0, 5.0, 4.0]]
+    assert x.argsort().tolist() == [[1, 2, 0], [0, 2, 1]]
+    top = tt.topk(x, 1, dim=0)
+    assert top.values.tolist() == [[3.0, 5.0, 4.0]] and top.indices.tolist() == [[0, 1, 1]]
+    assert x.topk(2, largest=False).values.tolist() == [[1.0, 2.0], [0.0, 4.0]]
+    with pytest.raises(RuntimeError, match="k=4 is out of range"):
+        x.topk(4)
+    assert [p.shape for p in tt.split(x, 2, dim=1)] == [(2, 2), (2, 1)]
+    assert [p.tolist() for p in x.split([1, 1])] == [[[3.0, 1.0, 2.0]], [[0.0, 5.0, 4.0]]]
+    with pytest.raises(RuntimeError, match="add up to 2"):
+        x.split([1, 2])
+    with pytest.raises(RuntimeError, match="must be positive"):
+        x.split(0)
+    assert [p.shape for p in tt.chunk(x, 2, dim=1)] == [(2, 2), (2, 1)]
+    assert len(x.chunk(5)) == 2, "never more pieces than rows"
+    col = Tensor([[1.0], [2.0]])
+    assert col.expand(2, 3).tolist() == [[1.0] * 3, [2.0] * 3]
+    assert col.expand(4, -1, 2).shape == (4, 2, 2) and col.expand_as(x).shape == (2, 3)
+    with pytest.raises(RuntimeError, match="only dimensions of size 1 can grow"):
+        x.expand(2, 6)
+    with pytest.raises(RuntimeError, match="at least one size per dimension"):
+        x.expand(3)
+    with pytest.raises(RuntimeError, match="only allowed for existing dimensions"):
+        x.expand(-1, 2, 3)
+    np.testing.assert_array_equal(x.repeat(2, 1, 3).data, np.tile(x.data, (2, 1, 3)))
+    assert x.repeat(0, 1).shape == (0, 3)
+    with pytest.raises(RuntimeError, match="one count per dimension"):
+        x.repeat(2)
+
+
+def test_one_hot_normal_and_uniform():
+    from tinytorch.core import tensor as tt
+
+    hot = tt.one_hot(Tensor([0, 2, 1]))
+    assert hot.tolist() == [[1, 0, 0], [0, 0, 1], [0, 1, 0]] and hot.dtype == np.int64
+    assert tt.one_hot(np.array([[1]]), 4).shape == (1, 1, 4)
+    with pytest.raises(RuntimeError, match=r"must be in \[0, 2\]"):
+        tt.one_hot(Tensor([0, 3]), 3)
+    with pytest.raises(RuntimeError, match="must be integers"):
+        tt.one_hot(Tensor([0.0, 1.0]))
+    with pytest.raises(RuntimeError, match="pass num_classes"):
+        tt.one_hot(Tensor(np.zeros(0, np.int64)))
+    w = tt.zeros(200, 50, requires_grad=True)
+    with pytest.raises(RuntimeError, match="no_grad"):
+        w.normal_()
+    manual_seed(3)
+    previous = set_grad_enabled(False)            # what no_grad() does (module 05)
+    try:
+        assert w.normal_(1.0, 0.5) is w
+        assert w.dtype == np.float32 and abs(w.data.mean() - 1.0) < 0.02
+        assert abs(w.data.std() - 0.5) < 0.02
+        first = w.data.copy()
+        manual_seed(3)
+        w.normal_(1.0, 0.5)
+        np.testing.assert_array_equal(w.data, first)
+        w.uniform_(-2.0, -1.0)
+        assert w.data.min() >= -2.0 and w.data.max() < -1.0 and w.data.std() > 0.2
+    finally:
+        set_grad_enabled(previous)

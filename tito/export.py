@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from tito import cellformat, course
 
 DIRECTIVE = re.compile(r"^#\|\s*(?P<name>[A-Za-z_]+)\s*(?P<arg>\S*)\s*$")
@@ -60,7 +62,8 @@ def split_directives(src: str) -> tuple[list[tuple[str, str]], str]:
 def exported_names(code: str, where: str) -> list[tuple[str, str]]:
     """Top-level public names a chunk of code defines, each with its kind.
 
-    The kind is ``"class"``, ``"function"`` or ``"constant"`` (an assignment).
+    The kind is ``"class"``, ``"function"``, ``"dtype"`` (a name for a numpy scalar type,
+    ``float32 = np.float32``) or ``"constant"`` (any other assignment).
     """
     try:
         tree = ast.parse(code)
@@ -73,10 +76,20 @@ def exported_names(code: str, where: str) -> list[tuple[str, str]]:
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             found.append((node.name, "function"))
         elif isinstance(node, ast.Assign):
-            found += [(t.id, "constant") for t in node.targets if isinstance(t, ast.Name)]
+            kind = "dtype" if _numpy_scalar_type(node.value) else "constant"
+            found += [(t.id, kind) for t in node.targets if isinstance(t, ast.Name)]
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             found.append((node.target.id, "constant"))
     return [(n, kind) for n, kind in found if not n.startswith("_")]
+
+
+def _numpy_scalar_type(value: ast.expr) -> bool:
+    """Whether ``value`` is written ``np.<name>`` and names a numpy scalar type (a dtype)."""
+    if not (isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name)
+            and value.value.id in ("np", "numpy")):
+        return False
+    found = getattr(np, value.attr, None)
+    return isinstance(found, type) and issubclass(found, np.generic)
 
 
 def public_names(code: str, where: str) -> list[str]:
@@ -87,11 +100,12 @@ def public_names(code: str, where: str) -> list[str]:
 def top_level(name: str, kind: str) -> bool:
     """Whether ``tinytorch.<name>`` re-exports a public name of a package file.
 
-    Classes and functions are re-exported (``SGD``, ``GELU`` and ``MNIST`` included);
-    assignments (constants, tables) and backward rules (``*_backward`` functions, which the
-    engine finds through its registry) stay in their own files.
+    Classes, functions and dtype names are re-exported (``SGD``, ``GELU``, ``MNIST`` and
+    ``float32`` included); other assignments (constants, tables) and backward rules
+    (``*_backward`` functions, which the engine finds through its registry) stay in their
+    own files.
     """
-    return kind in ("class", "function") and not name.endswith("_backward")
+    return kind in ("class", "function", "dtype") and not name.endswith("_backward")
 
 
 # Docstring parts that teach the exercise; the notebook keeps them, the package does not.

@@ -596,6 +596,115 @@ class Tensor:
         """Whether some element (along ``dim``) is nonzero, as a bool tensor."""
         return Tensor(np.any(self.data, axis=dim, keepdims=keepdim))
 
+    # ---- picking, sorting, splitting and expanding (given; built from getitem, cat, add) ----
+    def gather(self, dim: int, index):
+        """``out[i][j] = self[i][index[i][j]]`` for ``dim=1`` (likewise for any ``dim``).
+
+        ``index`` has as many dimensions as ``self``; the result has its shape. Gradients flow
+        back to the picked places (to a place picked twice, twice).
+        """
+        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        if idx.ndim != self.ndim or not np.issubdtype(idx.dtype, np.integer):
+            raise RuntimeError(f"gather: the index must be an integer tensor with as many "
+                               f"dimensions as the input ({self.ndim}), got shape {idx.shape} "
+                               f"and dtype {idx.dtype}")
+        d = dim % self.ndim
+        if any(idx.shape[k] > self.shape[k] for k in range(self.ndim) if k != d):
+            raise RuntimeError(f"gather: index {idx.shape} is larger than input {self.shape} "
+                               f"outside dimension {d}")
+        picks = list(np.indices(idx.shape, sparse=True))
+        picks[d] = idx
+        return getitem(self, tuple(picks))
+
+    def argsort(self, dim: int = -1, descending: bool = False):
+        """Indices that sort ``self`` along ``dim`` (int64, no gradient)."""
+        order = np.argsort(self.data, axis=dim, kind="stable")
+        return Tensor(np.flip(order, axis=dim).copy() if descending else order)
+
+    def sort(self, dim: int = -1, descending: bool = False):
+        """PyTorch's pair ``(values, indices)`` along ``dim``; gradients reach ``self``."""
+        indices = self.argsort(dim, descending)
+        return SortResult(self.gather(dim, indices), indices)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+        """The ``k`` largest (``largest=False``: smallest) entries along ``dim``, with indices.
+
+        They always come sorted, largest first (which ``sorted=False`` also allows).
+        """
+        n = self.shape[dim] if self.ndim else 1
+        if not 0 <= k <= n:
+            raise RuntimeError(f"topk: k={k} is out of range for dimension {dim} of size {n}")
+        order = self.argsort(dim, descending=largest).data
+        indices = Tensor(np.take(order, np.arange(k), axis=dim))
+        return TopkResult(self.gather(dim, indices), indices)
+
+    def split(self, split_size_or_sections, dim: int = 0):
+        """Pieces along ``dim``: of ``split_size`` each (the last may be smaller), or of the
+        sizes in a list, which must add up to the dimension's size."""
+        n = self.shape[dim]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            size = int(split_size_or_sections)
+            if size <= 0:
+                raise RuntimeError(f"split: the size of a piece must be positive, got {size}")
+            sizes = [min(size, n - start) for start in range(0, n, size)] or [0]
+        else:
+            sizes = [int(k) for k in split_size_or_sections]
+            if sum(sizes) != n or min(sizes, default=0) < 0:
+                raise RuntimeError(f"split: sizes {sizes} must be non-negative and add up to "
+                                   f"{n}, the size of dimension {dim}")
+        lead = (slice(None),) * (dim % self.ndim)
+        pieces, start = [], 0
+        for size in sizes:
+            pieces.append(getitem(self, lead + (slice(start, start + size),)))
+            start += size
+        return tuple(pieces)
+
+    def chunk(self, chunks: int, dim: int = 0):
+        """At most ``chunks`` pieces of equal size along ``dim`` (the last may be smaller)."""
+        if chunks <= 0:
+            raise RuntimeError(f"chunk: the number of chunks must be positive, got {chunks}")
+        return self.split(max(1, -(-self.shape[dim] // chunks)), dim)
+
+    def expand(self, *sizes):
+        """``self`` repeated along its dimensions of size 1 (and new leading ones) to ``sizes``;
+        -1 keeps a dimension. Gradients are summed back over the repeats.
+
+        Deliberate difference: PyTorch returns a view that shares memory; this is a copy.
+        """
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        new = len(sizes) - self.ndim
+        if new < 0:
+            raise RuntimeError(f"expand: {len(sizes)} sizes for a tensor with {self.ndim} "
+                               f"dimensions; give at least one size per dimension")
+        if any(k == -1 for k in sizes[:new]):
+            raise RuntimeError("expand: -1 (keep) is only allowed for existing dimensions")
+        target = tuple(sizes[:new]) + tuple(
+            n if k == -1 else k for n, k in zip(self.shape, sizes[new:]))
+        if any(n != 1 and n != k for n, k in zip(self.shape, target[new:])):
+            raise RuntimeError(f"expand: cannot expand shape {self.shape} to {target}: only "
+                               f"dimensions of size 1 can grow")
+        return add(self, Tensor(np.zeros(target, dtype=self.data.dtype)))
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def repeat(self, *repeats):
+        """``self`` tiled ``repeats[d]`` times along each dimension ``d`` (as ``np.tile``)."""
+        if len(repeats) == 1 and isinstance(repeats[0], (tuple, list)):
+            repeats = tuple(repeats[0])
+        if len(repeats) < self.ndim:
+            raise RuntimeError(f"repeat: {len(repeats)} counts for a tensor with {self.ndim} "
+                               f"dimensions; give at least one count per dimension")
+        out = reshape(self, (1,) * (len(repeats) - self.ndim) + self.shape)
+        for d, r in enumerate(repeats):
+            if r < 0:
+                raise RuntimeError(f"repeat: counts must be >= 0, got {r}")
+            if r != 1:
+                out = (cat([out] * r, dim=d) if r else
+                       getitem(out, (slice(None),) * d + (slice(0, 0),)))
+        return out
+
     # ---- dtypes, devices and Python numbers (given) -----------------------------------------
     # PyTorch code converts with .float() and .long(), moves with .to(device), and prints with
     # float(loss) or f"{loss:.4f}". tinytorch has one device, the CPU.
@@ -723,11 +832,27 @@ class Tensor:
         np.copyto(self.data, src.data, casting="unsafe")
         return self
 
+    def normal_(self, mean: float = 0.0, std: float = 1.0):
+        """Fill in place with normal samples from the generator ``manual_seed`` seeds."""
+        self._check_unrecorded("normal_()")
+        self.data[...] = default_generator().normal(mean, std, self.shape)
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0):
+        """Fill in place with uniform samples in ``[a, b)`` from the seeded generator."""
+        self._check_unrecorded("uniform_()")
+        self.data[...] = default_generator().uniform(a, b, self.shape)
+        return self
+
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 MaxResult.__doc__ = "What ``x.max(dim)`` returns: the maxima and their indices along ``dim``."
 MinResult = namedtuple("MinResult", ["values", "indices"])
 MinResult.__doc__ = "What ``x.min(dim)`` returns: the minima and their indices along ``dim``."
+SortResult = namedtuple("SortResult", ["values", "indices"])
+SortResult.__doc__ = "What ``x.sort(dim)`` returns: the sorted values and where they were."
+TopkResult = namedtuple("TopkResult", ["values", "indices"])
+TopkResult.__doc__ = "What ``x.topk(k)`` returns: the k chosen values and their indices."
 
 
 
@@ -1314,8 +1439,12 @@ assert np.allclose(log(Tensor([1.0, np.e])).data, [0.0, 1.0])
 # `x.squeeze(d)` are reshapes, `x.min()` is `-max(-x)`, `x.var()` and `x.std()` are means and
 # powers, `x.sqrt()` is `x ** 0.5`, `x.masked_fill(mask, v)` is a `where`, and `x.add(y)`,
 # `x.mm(w)` and the other method spellings of the operators call your functions; those need
-# no rule of their own. Last come PyTorch's package-level spellings (`flatten(x, 1)`, `full`, `eye`,
-# `randint`, `allclose`, ...), each a line or two over what exists already.
+# no rule of their own. Neither do PyTorch's picking and cutting methods: `x.gather(1, idx)`,
+# `x.sort()` and `x.topk(k)` index with arrays (your `getitem`), `x.split(2)` and `x.chunk(4)`
+# slice, `x.repeat(...)` is a `cat` and `x.expand(...)` an `add` that broadcasts, so gradients
+# reach the right places through module 05's rules. Last come PyTorch's
+# package-level spellings (`flatten(x, 1)`, `full`, `eye`, `randint`, `allclose`, `one_hot`,
+# ...), each a line or two over what exists already, and its dtype names (`float32`, `long`).
 
 # %%
 #| export
@@ -1502,6 +1631,65 @@ def randn_like(t: Tensor, requires_grad: bool = False, seed=None) -> Tensor:
     return randn(*t.shape, requires_grad=requires_grad, seed=seed, dtype=t.dtype)
 
 
+def gather(a, dim: int, index) -> Tensor:
+    """``a.gather(dim, index)``: the entries of ``a`` that ``index`` picks along ``dim``."""
+    return as_tensor(a).gather(dim, index)
+
+
+def sort(a, dim: int = -1, descending: bool = False):
+    """``a.sort(dim)``: ``(values, indices)``."""
+    return as_tensor(a).sort(dim, descending)
+
+
+def topk(a, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+    """``a.topk(k, dim)``: ``(values, indices)`` of the ``k`` largest entries."""
+    return as_tensor(a).topk(k, dim, largest, sorted)
+
+
+def split(a, split_size_or_sections, dim: int = 0) -> tuple:
+    """``a.split(...)``: a tuple of pieces along ``dim``."""
+    return as_tensor(a).split(split_size_or_sections, dim)
+
+
+def chunk(a, chunks: int, dim: int = 0) -> tuple:
+    """``a.chunk(chunks, dim)``: at most ``chunks`` equal pieces."""
+    return as_tensor(a).chunk(chunks, dim)
+
+
+def one_hot(labels, num_classes: int = -1) -> Tensor:
+    """Class labels as rows of 0s with one 1 (int64, one more dimension than ``labels``).
+
+    With ``num_classes=-1`` the number of classes is the largest label + 1, as in PyTorch.
+    Example: one_hot(Tensor([0, 2]), 3).tolist() == [[1, 0, 0], [0, 0, 1]]
+    """
+    idx = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
+    if not np.issubdtype(idx.dtype, np.integer):
+        raise RuntimeError(f"one_hot: labels must be integers, got dtype {idx.dtype}; "
+                           f"convert them with .long()")
+    if num_classes == -1:
+        if idx.size == 0:
+            raise RuntimeError("one_hot: cannot infer the number of classes from no labels; "
+                               "pass num_classes")
+        num_classes = int(idx.max()) + 1
+    if idx.size and (idx.min() < 0 or idx.max() >= num_classes):
+        raise RuntimeError(f"one_hot: labels must be in [0, {num_classes - 1}], got values "
+                           f"from {idx.min()} to {idx.max()}")
+    return Tensor((idx[..., None] == np.arange(num_classes)).astype(np.int64))
+
+
+# PyTorch's dtype names, so dtype=float32 or x.to(long) reads as in PyTorch code. float, int
+# and bool are not among them: as names here they would hide Python's own (Python's bool works
+# as a dtype as it is; Python's float means float64 to numpy, where PyTorch means float32).
+float16 = half = np.float16
+float32 = np.float32
+float64 = double = np.float64
+uint8 = np.uint8
+int8 = np.int8
+int16 = np.int16
+int32 = np.int32
+int64 = long = np.int64
+
+
 # %%
 z = Tensor([[-2.0, 0.5], [3.0, -0.1]])
 print("clamp(z, -1, 1):", clamp(z, -1.0, 1.0).data.tolist())
@@ -1511,6 +1699,8 @@ print("unsqueeze(0):", z.unsqueeze(0).shape, " squeeze back:", z.unsqueeze(0).sq
 print("abs:", z.abs().tolist(), " min per row:", z.min(dim=1).values.tolist())
 print("(z > 0).float():", (z > 0).float().tolist(), " z.long():", z.long().tolist())
 print(f"f-string of a 0-d tensor: {z.sum():.3f}")
+print("topk(1) per row:", z.topk(1).values.tolist(), " sorted:", z.sort(dim=1).values.tolist())
+print("split into rows:", [p.tolist() for p in z.split(1)], " repeat(1, 2):", z.repeat(1, 2).shape)
 
 # %% [markdown]
 # ## 9. The graph note, seen from outside
