@@ -483,6 +483,27 @@ def test_indices_pieces_and_one_hot_match_pytorch():
         assert str(np.dtype(getattr(tt, name))) == str(getattr(torch, name)).replace("torch.", "")
 
 
+@pytest.mark.module05
+def test_retained_gradients_match_pytorch():
+    rng = np.random.default_rng(9)
+    x0, w0 = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+    results = []
+    for lib, make in ((None, lambda a: Tensor(a.copy(), requires_grad=True)),
+                      (torch, lambda a: torch.tensor(a, requires_grad=True))):
+        x, w = make(x0), make(w0)
+        h = x @ w
+        h.retain_grad()
+        r = h.relu() if lib is None else torch.relu(h)
+        r.retain_grad()
+        loss = (r * r).sum() + h.sum()
+        loss.retain_grad()
+        loss.backward()
+        results.append([np.asarray(t.grad.data if lib is None else t.grad.numpy())
+                        for t in (h, r, loss, x, w)])
+    for mine, theirs in zip(*results):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12)
+
+
 @pytest.mark.module01
 def test_max_over_a_dim_unpacks_like_pytorch():
     data = np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]], np.float32)

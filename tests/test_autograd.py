@@ -773,6 +773,36 @@ def test_a_thread_in_no_grad_does_not_stop_another_from_recording():
     assert recorded, "the main thread records while another thread is inside no_grad()"
 
 
+def test_retain_grad_keeps_an_intermediate_gradient():
+    x = f64(3)
+    h = x * 2.0
+    assert h.retain_grad() is None and h.retains_grad and not x.retains_grad
+    loss = (h * h).sum()
+    loss.retain_grad()
+    backward(loss, retain_graph=True)
+    np.testing.assert_allclose(h.grad.data, 2 * h.data)                 # d(sum h^2)/dh
+    np.testing.assert_allclose(x.grad.data, 8 * x.data)
+    assert loss.grad.data == 1.0
+    backward(loss)                                                         # adds up, as leaves do
+    np.testing.assert_allclose(h.grad.data, 4 * h.data)
+    free = x * 3.0
+    free.sum().backward()
+    assert free.grad is None, "a non-leaf that did not ask keeps no gradient"
+
+
+def test_a_retained_gradient_is_not_shared_with_a_leaf():
+    """``add`` hands its whole gradient to an input: the kept copy must be a separate array."""
+    a, b = f64(3), f64(3, seed=1)
+    s = a + b
+    s.retain_grad()
+    backward(s, np.ones(3))
+    assert not np.shares_memory(s.grad.data, a.grad.data)
+    a.grad.zero_()
+    np.testing.assert_array_equal(s.grad.data, np.ones(3))
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        Tensor([1.0]).retain_grad()
+
+
 def test_gradients_of_a_shared_add_are_separate_arrays():
     a, b = f64(3), f64(3, seed=1)
     backward(a + b, np.ones(3))

@@ -99,6 +99,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import weakref
 from collections import namedtuple
 
 import numpy as np
@@ -129,13 +130,14 @@ def set_grad_enabled(mode: bool) -> bool:
 class Node:
     """How a tensor was made: the op's name, its inputs and what its backward rule needs."""
 
-    __slots__ = ("op", "inputs", "needs", "saved")
+    __slots__ = ("op", "inputs", "needs", "saved", "retains")
 
     def __init__(self, op: str, inputs: tuple, needs: tuple, saved: dict):
         self.op = op            # name of the backward rule in module 05's registry
         self.inputs = inputs    # the Tensors the op read
         self.needs = needs      # needs[i]: does inputs[i] want a gradient?
         self.saved = saved      # values the backward rule reads (dims, masks, outputs, ...)
+        self.retains = None     # the output, weakly, if retain_grad() asked to keep its .grad
 
     def __repr__(self) -> str:
         return f"Node({self.op!r}, inputs={len(self.inputs)})"
@@ -313,6 +315,24 @@ class Tensor:
                             f"got dtype {self.data.dtype}")
         self.requires_grad = bool(mode)
         return self
+
+    def retain_grad(self) -> None:
+        """Keep this tensor's gradient in ``.grad`` after backward(), though it is not a leaf.
+
+        Only leaves keep gradients otherwise: an intermediate result's gradient is handed on
+        to the op that made it and dropped. Leaves keep theirs anyway, so for them this does
+        nothing. Like a leaf's, the kept gradient adds up over backward() calls.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad(): this tensor does not require grad, so no "
+                               "gradient will reach it")
+        if self._node is not None:
+            self._node.retains = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        """Whether retain_grad() was called on this non-leaf tensor."""
+        return self._node is not None and self._node.retains is not None
 
     def backward(self, gradient=None, retain_graph: bool = False) -> None:
         """Fill ``.grad`` of every leaf this tensor depends on (module 05's engine)."""

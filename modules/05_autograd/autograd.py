@@ -558,6 +558,8 @@ def _run_rule(node: Node, grad: np.ndarray) -> tuple:
             f"Pass retain_graph=True to the first backward() to go through the graph twice.")
     if type(grad) is not np.ndarray:
         grad = np.asarray(grad)   # ops on 0-d arrays give numpy scalars; rules expect arrays
+    if node.retains is not None:
+        _keep_gradient(node.retains(), grad)
     rule = _RULES.get(node.op)
     if rule is None:
         raise RuntimeError(
@@ -569,6 +571,17 @@ def _run_rule(node: Node, grad: np.ndarray) -> tuple:
         raise RuntimeError(f"backward rule '{node.op}' must return a tuple with one gradient per "
                            f"input ({len(node.inputs)}), got {got}")
     return _unshared(grads, node.needs)
+
+
+def _keep_gradient(output, grad: np.ndarray) -> None:
+    """Add ``grad``, the whole gradient of a tensor that called retain_grad(), to its ``.grad``.
+
+    A copy: the rule still hands ``grad`` on, possibly to a leaf as its own ``.grad``.
+    """
+    if output is None:                       # the tensor itself is gone; nobody can read it
+        return
+    grad = np.array(grad, dtype=output.data.dtype)
+    output.grad = Tensor(grad if output.grad is None else output.grad.data + grad)
 
 
 def _unshared(grads, needs) -> tuple:
@@ -621,6 +634,12 @@ def _fit(grad, inp: Tensor, op: str, i: int) -> np.ndarray:
 # `retain_graph=True`: the saved activations of a large network are most of its memory, and
 # they are useless once the gradients are out. A second `backward()` through a freed graph
 # then fails with a message saying what to do (that check is in `_run_rule`).
+#
+# An intermediate gradient is dropped once its op has run, so only leaves end up with a
+# `.grad`. To look at one anyway (a good way to watch gradients shrink through a deep
+# network), call `h.retain_grad()` before `backward()`: `_run_rule` receives the whole
+# gradient of `h` at the moment `h`'s op runs, and keeps a copy in `h.grad`. Your loop needs
+# nothing extra for it.
 
 # %% nbgrader={"schema_version": 3, "grade": false, "grade_id": "backward_engine", "solution": true, "locked": false}
 #| export

@@ -183,6 +183,8 @@ def _run_rule(node: Node, grad: np.ndarray) -> tuple:
             f"Pass retain_graph=True to the first backward() to go through the graph twice.")
     if type(grad) is not np.ndarray:
         grad = np.asarray(grad)   # ops on 0-d arrays give numpy scalars; rules expect arrays
+    if node.retains is not None:
+        _keep_gradient(node.retains(), grad)
     rule = _RULES.get(node.op)
     if rule is None:
         raise RuntimeError(
@@ -194,6 +196,17 @@ def _run_rule(node: Node, grad: np.ndarray) -> tuple:
         raise RuntimeError(f"backward rule '{node.op}' must return a tuple with one gradient per "
                            f"input ({len(node.inputs)}), got {got}")
     return _unshared(grads, node.needs)
+
+
+def _keep_gradient(output, grad: np.ndarray) -> None:
+    """Add ``grad``, the whole gradient of a tensor that called retain_grad(), to its ``.grad``.
+
+    A copy: the rule still hands ``grad`` on, possibly to a leaf as its own ``.grad``.
+    """
+    if output is None:                       # the tensor itself is gone; nobody can read it
+        return
+    grad = np.array(grad, dtype=output.data.dtype)
+    output.grad = Tensor(grad if output.grad is None else output.grad.data + grad)
 
 
 def _unshared(grads, needs) -> tuple:
