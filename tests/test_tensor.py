@@ -613,6 +613,9 @@ def test_gather_sort_topk_split_chunk_expand_repeat_forward():
         x.gather(1, Tensor([0, 1]))
     with pytest.raises(RuntimeError, match="larger than input"):
         x.gather(1, Tensor(np.zeros((3, 1), np.int64)))
+    for bad in ([[0, 3]], [[-1, 0]]):                  # PyTorch refuses both; numpy would wrap -1
+        with pytest.raises(RuntimeError, match=r"indices must be in \[0, 2\]"):
+            x.gather(1, Tensor(bad))
     values, indices = x.sort(dim=1, descending=True)
     assert values.tolist() == [[3.0, 2.0, 1.0], [5.0, 4.0, 0.0]]
     assert indices.tolist() == [[0, 2, 1], [1, 2, 0]] and indices.dtype == np.int64
@@ -661,6 +664,8 @@ def test_one_hot_normal_and_uniform():
     w = tt.zeros(200, 50, requires_grad=True)
     with pytest.raises(RuntimeError, match="no_grad"):
         w.normal_()
+    with pytest.raises(TypeError, match="floating-point"):
+        tt.zeros(3, dtype=np.int64).uniform_()
     manual_seed(3)
     previous = set_grad_enabled(False)            # what no_grad() does (module 05)
     try:

@@ -632,6 +632,10 @@ class Tensor:
         if any(idx.shape[k] > self.shape[k] for k in range(self.ndim) if k != d):
             raise RuntimeError(f"gather: index {idx.shape} is larger than input {self.shape} "
                                f"outside dimension {d}")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.shape[d]):
+            raise RuntimeError(f"gather: indices must be in [0, {self.shape[d] - 1}] for "
+                               f"dimension {d} of size {self.shape[d]}, got values from "
+                               f"{idx.min()} to {idx.max()}")
         picks = list(np.indices(idx.shape, sparse=True))
         picks[d] = idx
         return getitem(self, tuple(picks))
@@ -852,15 +856,21 @@ class Tensor:
         np.copyto(self.data, src.data, casting="unsafe")
         return self
 
+    def _check_floating_fill(self, name: str) -> None:
+        if self.data.dtype.kind != "f":
+            raise TypeError(f"{name} fills floating-point tensors, this one is "
+                            f"{self.data.dtype}; convert it with .float() first")
+        self._check_unrecorded(name)
+
     def normal_(self, mean: float = 0.0, std: float = 1.0):
         """Fill in place with normal samples from the generator ``manual_seed`` seeds."""
-        self._check_unrecorded("normal_()")
+        self._check_floating_fill("normal_()")
         self.data[...] = default_generator().normal(mean, std, self.shape)
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0):
         """Fill in place with uniform samples in ``[a, b)`` from the seeded generator."""
-        self._check_unrecorded("uniform_()")
+        self._check_floating_fill("uniform_()")
         self.data[...] = default_generator().uniform(a, b, self.shape)
         return self
 
