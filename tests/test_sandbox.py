@@ -100,9 +100,11 @@ def test_the_guard_sees_the_real_tensors_conversions_and_comparisons_replaced():
                        "Tensor.__float__ = lambda t: 1.0\nTensor.eq = lambda a, b: True\n"
                        "Tensor.__format__ = lambda t, spec: 'ok'\n"
                        "Tensor.all = lambda t, *a, **k: Tensor(True)\n"
+                       "Tensor.topk = lambda t, *a, **k: (t, t)\n"
+                       "tensor.one_hot = lambda *a, **k: Tensor(1)\n"
                        "tensor.allclose = lambda *a, **k: True", package=package)
     for member in ("Tensor.__float__", "Tensor.eq", "Tensor.__format__", "Tensor.all",
-                   "allclose"):
+                   "Tensor.topk", "one_hot", "allclose"):
         assert any(f"tinytorch.core.tensor.{member} replaced" in c for c in report["changes"]), \
             report
 

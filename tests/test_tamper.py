@@ -16,6 +16,8 @@ ATTACKS = {
         "rebinds an attribute of tinytorch",
     "from tinytorch.core import tensor\ntensor.allclose = lambda *a, **k: True":
         "rebinds tensor.allclose",
+    "from tinytorch.core import tensor\ntensor.one_hot = lambda *a, **k: None":
+        "rebinds tensor.one_hot",
     "import numpy as np\nsetattr(np, 'isclose', print)": "rebinds an attribute of numpy",
     "m = __import__('nu' + 'mpy')": "__import__",
     "import builtins\nbuiltins.AssertionError = KeyError": "imports builtins",

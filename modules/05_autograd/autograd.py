@@ -574,14 +574,13 @@ def _run_rule(node: Node, grad: np.ndarray) -> tuple:
 
 
 def _keep_gradient(output, grad: np.ndarray) -> None:
-    """Add ``grad``, the whole gradient of a tensor that called retain_grad(), to its ``.grad``.
+    """Add ``grad``, the whole gradient of a tensor that called retain_grad(), to its ``.grad``
+    as ``accumulate_grad`` does for a leaf.
 
     A copy: the rule still hands ``grad`` on, possibly to a leaf as its own ``.grad``.
     """
-    if output is None:                       # the tensor itself is gone; nobody can read it
-        return
-    grad = np.array(grad, dtype=output.data.dtype)
-    output.grad = Tensor(grad if output.grad is None else output.grad.data + grad)
+    if output is not None:                   # else the tensor is gone; nobody can read it
+        accumulate_grad(output, np.array(grad, dtype=output.data.dtype))
 
 
 def _unshared(grads, needs) -> tuple:

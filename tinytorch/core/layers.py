@@ -431,8 +431,8 @@ def _replace_entry(owner: Module, index: int, module) -> None:
     """``owner[index] = module`` for the list-like containers: the name at that position keeps
     its place in the registry, so the order of the layers does not change."""
     names = list(owner._modules)
-    name = names[index]                  # IndexError for a position past the end, as a list
-    setattr(owner, name, _checked_entry(owner, names.index(name), module))
+    position = range(len(names))[index]  # IndexError past the end, as for a list
+    setattr(owner, names[position], _checked_entry(owner, position, module))
 
 
 def _append_entry(owner: Module, module):
