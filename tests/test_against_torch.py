@@ -145,6 +145,18 @@ OPS = [
      lambda z: F.cross_entropy(z, torch.tensor(LABELS), reduction="sum"), [((5, 4), "any")]),
     ("cross_entropy-none", lambda z: losses().cross_entropy(z, LABELS, reduction="none"),
      lambda z: F.cross_entropy(z, torch.tensor(LABELS), reduction="none"), [((5, 4), "any")]),
+    ("cross_entropy-label_smoothing",
+     lambda z: losses().cross_entropy(z, LABELS, label_smoothing=0.15),
+     lambda z: F.cross_entropy(z, torch.tensor(LABELS), label_smoothing=0.15),
+     [((5, 4), "any")]),
+    ("CrossEntropyLoss-label_smoothing-none",
+     lambda z: losses().CrossEntropyLoss("none", label_smoothing=0.3)(z, LABELS),
+     lambda z: torch.nn.CrossEntropyLoss(reduction="none", label_smoothing=0.3)(
+         z, torch.tensor(LABELS)), [((5, 4), "any")]),
+    ("CrossEntropyLoss-label_smoothing-sum-one",
+     lambda z: losses().CrossEntropyLoss("sum", label_smoothing=1.0)(z, 2),
+     lambda z: torch.nn.CrossEntropyLoss(reduction="sum", label_smoothing=1.0)(
+         z, torch.tensor(2)), [((4,), "any")]),
     ("nll_loss", lambda z: losses().nll_loss(losses().log_softmax(z, 1), LABELS),
      lambda z: F.nll_loss(F.log_softmax(z, 1), torch.tensor(LABELS)), [((5, 4), "any")]),
     ("nll_loss-none", lambda z: losses().nll_loss(z, LABELS, reduction="none"),

@@ -420,6 +420,65 @@ def test_losses_are_modules():
     assert "(criterion): CrossEntropyLoss(reduction='mean')" in repr(WithLoss())
 
 
+def smoothed_reference(z: np.ndarray, y: np.ndarray, eps: float) -> np.ndarray:
+    """Per-example cross-entropy against the smoothed target distribution, in float64."""
+    target = np.full(z.shape, eps / z.shape[1])
+    target[np.arange(len(y)), y] += 1.0 - eps
+    return -(target * ref_log_softmax(z, axis=1)).sum(axis=1)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.5, 1.0])
+def test_label_smoothing_is_the_loss_against_the_smoothed_targets(eps):
+    rng = np.random.default_rng(7)
+    z = rng.standard_normal((6, 5)).astype(np.float32) * 3
+    y = np.array([0, 4, 2, 2, 1, 3])
+    expected = smoothed_reference(z, y, eps)
+    per = cross_entropy(Tensor(z), y, "none", label_smoothing=eps)
+    assert per.shape == (6,) and per.dtype == np.float32
+    np.testing.assert_allclose(per.data, expected, rtol=1e-5, atol=1e-5)
+    assert cross_entropy(Tensor(z), y, label_smoothing=eps).item() == pytest.approx(
+        expected.mean(), rel=1e-5)
+    assert CrossEntropyLoss("sum", label_smoothing=eps)(Tensor(z), y).item() == pytest.approx(
+        expected.sum(), rel=1e-5)
+    one = cross_entropy(Tensor(z[1]), 4, "none", label_smoothing=eps)
+    assert one.shape == () and one.item() == pytest.approx(expected[1], rel=1e-5)
+
+
+def test_label_smoothing_keeps_a_confident_right_answer_from_costing_nothing():
+    z = Tensor([[30.0, 0.0, 0.0]])
+    assert cross_entropy(z, np.array([0])).item() < 1e-6
+    assert cross_entropy(z, np.array([0]), label_smoothing=0.1).item() > 1.0
+
+
+@pytest.mark.module05
+def test_label_smoothing_trains_through_recorded_ops():
+    from tinytorch.core.autograd import gradcheck
+
+    rng = np.random.default_rng(8)
+    z = Tensor(rng.standard_normal((4, 3)), dtype=np.float64, requires_grad=True)
+    y = np.array([2, 0, 1, 2])
+    for reduction in ("mean", "sum", "none"):
+        assert gradcheck(lambda t: cross_entropy(t, y, reduction, label_smoothing=0.2), [z])
+    z.grad = None
+    CrossEntropyLoss(label_smoothing=0.2)(z, y).backward()
+    probs = np.exp(ref_log_softmax(z.data, axis=1))
+    target = np.full((4, 3), 0.2 / 3)
+    target[np.arange(4), y] += 0.8
+    np.testing.assert_allclose(z.grad.data, (probs - target) / 4, rtol=1e-9, atol=1e-12)
+
+
+def test_label_smoothing_outside_zero_to_one_is_refused():
+    z, y = Tensor([[1.0, 2.0]]), np.array([1])
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="label_smoothing must be between 0.0 and 1.0"):
+            CrossEntropyLoss(label_smoothing=bad)
+        with pytest.raises(ValueError, match="label_smoothing must be between 0.0 and 1.0"):
+            cross_entropy(z, y, label_smoothing=bad)
+    assert repr(CrossEntropyLoss()) == "CrossEntropyLoss(reduction='mean')"
+    assert (repr(CrossEntropyLoss("sum", label_smoothing=0.1))
+            == "CrossEntropyLoss(reduction='sum', label_smoothing=0.1)")
+
+
 @pytest.mark.parametrize("cls", [MSELoss, CrossEntropyLoss, BinaryCrossEntropyLoss])
 def test_loss_classes_refuse_unknown_reductions(cls):
     with pytest.raises(ValueError, match="reduction"):

@@ -384,13 +384,18 @@ assert log_softmax(Tensor(np.zeros((3, 4), np.float64))).dtype == np.float64
 #   systems section measures the difference.
 #
 # The given lines at the top of the function check the labels (integers of any integer dtype,
-# shape `(N,)`, values in `[0, C - 1]`) and handle a single example, `(C,)` logits with a scalar
-# label, by treating it as a batch of one. You write the batched case.
+# shape `(N,)`, values in `[0, C - 1]`), hand PyTorch's `label_smoothing` option to a given
+# helper (next cell but one), and handle a single example, `(C,)` logits with a scalar label,
+# by treating it as a batch of one. You write the batched case.
 
 # %% nbgrader={"schema_version": 3, "grade": false, "grade_id": "cross_entropy", "solution": true, "locked": false}
 #| export
-def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
+def cross_entropy(logits, target, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy between logits (N, C) and integer labels (N,) — op name "cross_entropy".
+
+    ``label_smoothing`` ε in [0, 1] (given, as in PyTorch) trains towards ``1 - ε`` on the
+    label and ``ε / C`` on every class; 0 is plain cross-entropy.
 
     TODO: compute ``logsumexp(z) - z[label]`` per row from the logits, reduce it, and record
           one "cross_entropy" op that saves ``probs``, ``target`` and ``reduction``.
@@ -417,6 +422,8 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
     logits = as_tensor(logits)
     _check_reduction(reduction, "cross_entropy")
     labels = _class_targets(logits, target, "cross_entropy")
+    if label_smoothing != 0:
+        return _label_smoothed_cross_entropy(logits, labels, reduction, label_smoothing)
     if logits.ndim == 1:
         # One example: a batch of one. The reshapes are recorded ops, so gradients still
         # reach the (C,) logits.
@@ -466,6 +473,51 @@ assert abs(cross_entropy(Tensor([0.0, 0.0]), 1).item() - np.log(2.0)) < 1e-6
 far = cross_entropy(Tensor([[1e4, -1e4], [-1e4, 1e4]]), np.array([1, 1]), reduction="none")
 assert np.all(np.isfinite(far.data)) and abs(float(far.data[0]) - 2e4) < 1.0
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Label smoothing, given
+#
+# A network trained on one-hot targets can always lower its loss a little more by pushing the
+# right logit further up: the loss reaches 0 only at p = 1, which needs an infinite logit.
+# *Label smoothing* aims lower. With ε = 0.1 and C = 10 classes, the target of an example
+# whose label is 3 becomes 0.91 on class 3 and 0.01 on each of the other nine: 0.9 stays on
+# the label, and 0.1 is spread evenly over all ten classes. The loss against that target
+# splits into two terms, both built from ops you have written:
+#
+# ```
+#   loss = -Σ_c target_c · log p_c
+#        = (1 - ε) · cross_entropy(z, y)   +   ε · mean over c of ( -log_softmax(z)_c )
+#            the usual loss, scaled             pulls every log-probability up a little
+# ```
+#
+# The second term is smallest when all classes are equally likely, so together the two stop
+# pushing once the label's probability is high but short of 1. PyTorch offers it as
+# `CrossEntropyLoss(label_smoothing=0.1)` and `F.cross_entropy(..., label_smoothing=0.1)`; here
+# it is the `label_smoothing` argument of `cross_entropy`. The helper below is composed of
+# recorded ops (your `cross_entropy` with reduction "none", your `log_softmax`, a mean and
+# a weighted sum), so module 05 needs no new backward rule for it.
+
+# %%
+#| export
+def _label_smoothed_cross_entropy(logits, target, reduction: str = "mean",
+                                 label_smoothing: float = 0.1) -> Tensor:
+    """Cross-entropy against targets smoothed towards uniform: ``1 - ε`` on the label, ``ε / C``
+    on every class (PyTorch's ``label_smoothing``).
+
+    Example:
+        >>> z, y = Tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]]), np.array([0, 1])
+        >>> round(_label_smoothed_cross_entropy(z, y, "mean", 0.1).item(), 4)
+        1.6055
+    """
+    eps = float(label_smoothing)
+    if not 0.0 <= eps <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got "
+                         f"{label_smoothing}; 0.1 is a common choice, 0 turns it off")
+    logits = as_tensor(logits)
+    per_example = cross_entropy(logits, target, "none")
+    spread = -log_softmax(logits, dim=-1).mean(dim=-1)
+    return _reduce(per_example * (1.0 - eps) + spread * eps, reduction)
+
 
 # %% [markdown]
 # ### Labels that are not labels
@@ -794,13 +846,27 @@ class MSELoss(_Loss):
 class CrossEntropyLoss(_Loss):
     """Cross-entropy of logits (N, C) and integer labels (N,): ``CrossEntropyLoss()(z, y)``.
 
-    TODO: return ``cross_entropy`` of the arguments with this object's reduction.
+    ``CrossEntropyLoss(label_smoothing=0.1)`` smooths the targets, as in PyTorch.
+
+    TODO: return ``cross_entropy`` of the arguments with this object's reduction and
+          label smoothing.
     """
+
+    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0):
+        super().__init__(reduction)
+        if not 0.0 <= float(label_smoothing) <= 1.0:
+            raise ValueError(f"CrossEntropyLoss: label_smoothing must be between 0.0 and 1.0, "
+                             f"got {label_smoothing}; 0.1 is a common choice, 0 turns it off")
+        self.label_smoothing = float(label_smoothing)
 
     def forward(self, logits, target) -> Tensor:
         ### BEGIN SOLUTION
-        return cross_entropy(logits, target, self.reduction)
+        return cross_entropy(logits, target, self.reduction, self.label_smoothing)
         ### END SOLUTION
+
+    def extra_repr(self) -> str:
+        smoothing = f", label_smoothing={self.label_smoothing}" if self.label_smoothing else ""
+        return super().extra_repr() + smoothing
 
 
 class BinaryCrossEntropyLoss(_Loss):
@@ -825,6 +891,9 @@ assert CrossEntropyLoss(reduction="none")(z, y).shape == (2,), "'none' keeps one
 p, t = Tensor([0.9, 0.2]), Tensor([1.0, 0.0])
 assert abs(BinaryCrossEntropyLoss()(p, t).item() - binary_cross_entropy(p, t).item()) < 1e-7
 assert repr(CrossEntropyLoss()) == "CrossEntropyLoss(reduction='mean')", repr(CrossEntropyLoss())
+smooth = cross_entropy(z, y, label_smoothing=0.2).item()
+assert abs(CrossEntropyLoss(label_smoothing=0.2)(z, y).item() - smooth) < 1e-6, \
+    "CrossEntropyLoss(label_smoothing=0.2) passes its label_smoothing on to cross_entropy"
 try:
     MSELoss(reduction="avg")
     raise AssertionError("an unknown reduction must be refused when the loss is created")

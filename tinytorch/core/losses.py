@@ -130,8 +130,12 @@ def log_softmax(x, dim: int = -1) -> Tensor:
     return record_op(out, "log_softmax", (x,), dim=dim, out=out)
 
 
-def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
+def cross_entropy(logits, target, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy between logits (N, C) and integer labels (N,) — op name "cross_entropy".
+
+    ``label_smoothing`` ε in [0, 1] (given, as in PyTorch) trains towards ``1 - ε`` on the
+    label and ``ε / C`` on every class; 0 is plain cross-entropy.
 
     Example:
         >>> z = Tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
@@ -141,6 +145,8 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
     logits = as_tensor(logits)
     _check_reduction(reduction, "cross_entropy")
     labels = _class_targets(logits, target, "cross_entropy")
+    if label_smoothing != 0:
+        return _label_smoothed_cross_entropy(logits, labels, reduction, label_smoothing)
     if logits.ndim == 1:
         # One example: a batch of one. The reshapes are recorded ops, so gradients still
         # reach the (C,) logits.
@@ -155,6 +161,26 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
     probs /= total[:, None]
     return record_op(_reduce(losses, reduction), "cross_entropy", (logits,),
                      probs=probs, target=labels, reduction=reduction)
+
+
+def _label_smoothed_cross_entropy(logits, target, reduction: str = "mean",
+                                 label_smoothing: float = 0.1) -> Tensor:
+    """Cross-entropy against targets smoothed towards uniform: ``1 - ε`` on the label, ``ε / C``
+    on every class (PyTorch's ``label_smoothing``).
+
+    Example:
+        >>> z, y = Tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]]), np.array([0, 1])
+        >>> round(_label_smoothed_cross_entropy(z, y, "mean", 0.1).item(), 4)
+        1.6055
+    """
+    eps = float(label_smoothing)
+    if not 0.0 <= eps <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got "
+                         f"{label_smoothing}; 0.1 is a common choice, 0 turns it off")
+    logits = as_tensor(logits)
+    per_example = cross_entropy(logits, target, "none")
+    spread = -log_softmax(logits, dim=-1).mean(dim=-1)
+    return _reduce(per_example * (1.0 - eps) + spread * eps, reduction)
 
 
 def binary_cross_entropy(probs, target, reduction: str = "mean") -> Tensor:
@@ -228,10 +254,24 @@ class MSELoss(_Loss):
 
 
 class CrossEntropyLoss(_Loss):
-    """Cross-entropy of logits (N, C) and integer labels (N,): ``CrossEntropyLoss()(z, y)``."""
+    """Cross-entropy of logits (N, C) and integer labels (N,): ``CrossEntropyLoss()(z, y)``.
+
+    ``CrossEntropyLoss(label_smoothing=0.1)`` smooths the targets, as in PyTorch.
+    """
+
+    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0):
+        super().__init__(reduction)
+        if not 0.0 <= float(label_smoothing) <= 1.0:
+            raise ValueError(f"CrossEntropyLoss: label_smoothing must be between 0.0 and 1.0, "
+                             f"got {label_smoothing}; 0.1 is a common choice, 0 turns it off")
+        self.label_smoothing = float(label_smoothing)
 
     def forward(self, logits, target) -> Tensor:
-        return cross_entropy(logits, target, self.reduction)
+        return cross_entropy(logits, target, self.reduction, self.label_smoothing)
+
+    def extra_repr(self) -> str:
+        smoothing = f", label_smoothing={self.label_smoothing}" if self.label_smoothing else ""
+        return super().extra_repr() + smoothing
 
 
 class BinaryCrossEntropyLoss(_Loss):
