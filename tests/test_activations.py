@@ -416,3 +416,23 @@ def test_activations_are_modules():
     assert relu_.train(False) is relu_ and not relu_.training
     with pytest.raises(AttributeError):
         relu_.no_such_method
+
+
+def test_leaky_relu_keeps_a_slope_below_zero():
+    from tinytorch.core.activations import LeakyReLU, leaky_relu
+
+    x = Tensor([-2.0, -0.5, 0.0, 3.0])
+    assert leaky_relu(x).data.tolist() == pytest.approx([-0.02, -0.005, 0.0, 3.0])
+    assert leaky_relu(x, 0.5).dtype == np.float32
+    assert LeakyReLU(0.2)(x).data.tolist() == pytest.approx([-0.4, -0.1, 0.0, 3.0])
+    assert repr(LeakyReLU()) == "LeakyReLU(negative_slope=0.01)"
+    assert repr(LeakyReLU(0.2)) == "LeakyReLU(negative_slope=0.2)"
+
+
+@pytest.mark.module05
+def test_leaky_relu_gradient_is_the_slope_at_and_below_zero():
+    from tinytorch.core.activations import leaky_relu
+
+    x = Tensor([-2.0, 0.0, 3.0], requires_grad=True)
+    leaky_relu(x, 0.1).sum().backward()
+    assert x.grad.data.tolist() == pytest.approx([0.1, 0.1, 1.0])

@@ -202,6 +202,15 @@ OPS = [
     ("expand", lambda a: a.expand(2, -1, 4) * 1.5, lambda a: a.expand(2, -1, 4) * 1.5,
      [((3, 1), "any")]),
     ("repeat", lambda a: a.repeat(2, 1, 3), lambda a: a.repeat(2, 1, 3), [((3, 2), "any")]),
+    ("norm", lambda a: a.norm(), lambda a: a.norm(), [((3, 4), "any")]),
+    ("norm-p3-dim-keepdim", lambda a: a.norm(3, dim=1, keepdim=True),
+     lambda a: a.norm(3, dim=1, keepdim=True), [((3, 4), "any")]),
+    ("norm-1-and-inf", lambda a: a.norm(1, dim=0) * a.norm(float("inf"), dim=0),
+     lambda a: a.norm(1, dim=0) * a.norm(float("inf"), dim=0), [((3, 4), "any")]),
+    ("leaky_relu", lambda a: acts().leaky_relu(a, 0.2), lambda a: F.leaky_relu(a, 0.2),
+     [((3, 4), "away")]),
+    ("LeakyReLU", lambda a: acts().LeakyReLU()(a), lambda a: torch.nn.LeakyReLU()(a),
+     [((3, 4), "away")]),
     ("BCELoss", lambda p: losses().BCELoss()(p, BINARY.astype(p.dtype)),
      lambda p: torch.nn.BCELoss()(p, torch.tensor(BINARY, dtype=p.dtype)), [((3, 4), "prob")]),
     ("BCEWithLogitsLoss", lambda z: losses().BCEWithLogitsLoss("sum")(z, BINARY.astype(z.dtype)),
@@ -401,6 +410,41 @@ def test_a_pytorch_example_style_program_runs_unchanged_on_both():
 
 
 # ---- semantics PyTorch users lean on ------------------------------------------------------------
+
+@pytest.mark.module01
+def test_int_bool_half_conversions_match_pytorch():
+    data = [-1.5, 0.0, 2.7, 1e-3]
+    for name in ("int", "bool", "half"):
+        ours, theirs = getattr(Tensor(data), name)(), getattr(torch.tensor(data), name)()
+        assert str(ours.dtype).replace("float16", "half") == \
+            str(theirs.dtype).replace("torch.", "").replace("float16", "half"), name
+        assert ours.data.tolist() == theirs.tolist(), name
+
+
+@pytest.mark.module05
+def test_norm_of_zeros_and_leaky_relu_at_zero_have_pytorchs_gradients():
+    ours, theirs = Tensor(np.zeros(3), requires_grad=True), torch.zeros(3, requires_grad=True,
+                                                                        dtype=torch.float64)
+    ours.norm().backward()
+    theirs.norm().backward()
+    assert ours.grad.data.tolist() == theirs.grad.tolist()
+    a = Tensor(np.zeros(2), requires_grad=True)
+    b = torch.zeros(2, requires_grad=True, dtype=torch.float64)
+    acts().leaky_relu(a, 0.3).sum().backward()
+    F.leaky_relu(b, 0.3).sum().backward()
+    assert a.grad.data.tolist() == b.grad.tolist()
+
+
+@pytest.mark.module07
+def test_random_split_lengths_match_pytorch():
+    from tinytorch.core.dataloader import TensorDataset, random_split
+
+    for n, lengths in ((10, [0.34, 0.33, 0.33]), (101, [0.9, 0.1]), (7, [0.5, 0.5]),
+                       (13, [0.2, 0.2, 0.2, 0.2, 0.2]), (12, [5, 7])):
+        ours = [len(p) for p in random_split(TensorDataset(np.arange(n)), lengths)]
+        theirs = [len(p) for p in torch.utils.data.random_split(range(n), lengths)]
+        assert ours == theirs, (n, lengths)
+
 
 @pytest.mark.module01
 def test_dtypes_of_new_tensors_match_pytorch():

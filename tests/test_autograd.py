@@ -746,6 +746,26 @@ def test_given_ops_pass_finite_differences():
     check(lambda a: a.unsqueeze(0).squeeze(), [f64(2, 1, 3, seed=11)])
 
 
+def test_norms_and_leaky_relu_pass_finite_differences():
+    from tinytorch.core.activations import leaky_relu
+
+    for p in (2, "fro", 3, 1.5, 1, float("inf")):
+        check(lambda t, p=p: t.norm(p), [f64(3, 4, seed=14)])
+        check(lambda t, p=p: t.norm(p, dim=1, keepdim=True), [f64(3, 4, seed=15)])
+    check(lambda t: t.norm(dim=(0, 2)), [f64(2, 3, 2, seed=16)])
+    check(lambda t: leaky_relu(t, 0.2), [f64(4, 5, seed=17)])
+
+
+def test_the_norm_of_zeros_has_gradient_zero_not_nan():
+    for p in (2, 3):
+        t = Tensor(np.zeros((2, 3)), requires_grad=True)
+        t.norm(p, dim=1).sum().backward()
+        assert t.grad.data.tolist() == [[0.0] * 3] * 2, (p, t.grad.data)
+    t = Tensor(np.array([[0.0, 0.0], [3.0, 4.0]]), requires_grad=True)
+    t.norm(dim=1).sum().backward()
+    np.testing.assert_allclose(t.grad.data, [[0.0, 0.0], [0.6, 0.8]])
+
+
 def test_exact_gelu_passes_finite_differences():
     from tinytorch.core.activations import gelu
 

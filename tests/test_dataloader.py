@@ -411,3 +411,72 @@ def test_manual_seed_seeds_every_random_draw_of_the_package():
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     tinytorch.manual_seed(1)
     assert not np.array_equal(Linear(4, 3).weight.data, first[0]), "another seed, other weights"
+
+
+# ---- Subset and random_split (given) ---------------------------------------------------------
+
+def test_random_split_cuts_disjoint_subsets_that_cover_the_dataset():
+    from tinytorch.core.dataloader import Subset, random_split
+
+    ds = TensorDataset(np.arange(100) * 10, np.arange(100))
+    parts = random_split(ds, [70, 20, 10], generator=0)
+    assert [len(p) for p in parts] == [70, 20, 10]
+    assert all(isinstance(p, Subset) for p in parts)
+    seen = np.concatenate([p.indices for p in parts])
+    assert sorted(seen.tolist()) == list(range(100)), "every sample in exactly one part"
+    assert not np.array_equal(seen, np.arange(100)), "the split is random"
+    x, y = parts[1][3]
+    assert x.item() == 10 * y.item() == 10 * parts[1].indices[3]
+    xb, yb = DataLoader(parts[0], batch_size=32, shuffle=True, seed=0).__iter__().__next__()
+    assert xb.shape == (32,) and np.array_equal(xb.data, 10 * yb.data)
+
+
+def test_random_split_fractions_follow_pytorchs_rounding():
+    from tinytorch.core.dataloader import random_split
+
+    ds = TensorDataset(np.arange(10))
+    assert [len(p) for p in random_split(ds, [0.8, 0.2])] == [8, 2]
+    assert [len(p) for p in random_split(ds, [0.34, 0.33, 0.33])] == [4, 3, 3]
+    assert [len(p) for p in random_split(ds, [0.25, 0.25, 0.25, 0.25])] == [3, 3, 2, 2]
+
+
+def test_random_split_repeats_with_a_seed():
+    from tinytorch.core.dataloader import random_split
+
+    ds = TensorDataset(np.arange(50))
+    manual_seed(4)
+    a = random_split(ds, [0.5, 0.5])[0].indices
+    manual_seed(4)
+    assert np.array_equal(random_split(ds, [0.5, 0.5])[0].indices, a)
+    assert np.array_equal(random_split(ds, [25, 25], generator=9)[0].indices,
+                          random_split(ds, [25, 25], generator=np.random.default_rng(9))[0]
+                          .indices)
+
+
+def test_random_split_refuses_lengths_that_do_not_fit():
+    from tinytorch.core.dataloader import random_split
+
+    ds = TensorDataset(np.arange(10))
+    with pytest.raises(ValueError, match=r"add up to 9, but the dataset has 10"):
+        random_split(ds, [5, 4])
+    with pytest.raises(ValueError, match="add up to 0.9"):
+        random_split(ds, [0.5, 0.4])
+    with pytest.raises(ValueError, match="non-negative"):
+        random_split(ds, [12, -2])
+
+
+def test_subset_of_a_one_at_a_time_dataset():
+    from tinytorch.core.dataloader import Subset
+
+    class Squares(Dataset):
+        def __len__(self):
+            return 10
+
+        def __getitem__(self, i):
+            return Tensor(float(i * i))
+
+    sub = Subset(Squares(), [9, 2])
+    assert len(sub) == 2 and sub[0].item() == 81.0
+    assert [b.data.tolist() for b in DataLoader(sub, batch_size=2)] == [[81.0, 4.0]]
+    with pytest.raises(TypeError, match="index the subset with an int"):
+        sub[np.array([0, 1])]

@@ -838,3 +838,16 @@ def test_sequential_item_assignment_and_append_change_the_computation():
         model[0] = "relu"
     with pytest.raises(IndexError):
         model[5] = ReLU()
+
+
+def test_identity_stands_in_for_a_layer():
+    from tinytorch.core.layers import Identity
+
+    manual_seed(0)
+    x = randn(3, 4)
+    assert Identity()(x) is x and Identity(54, unused="ok")(x) is x
+    model = Sequential(Linear(4, 8), Linear(8, 2))
+    model[1] = Identity()
+    assert model(x).shape == (3, 8)
+    assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias"]
+    assert repr(Identity()) == "Identity()" and isinstance(Identity(), Module)

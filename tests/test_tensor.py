@@ -680,3 +680,36 @@ def test_one_hot_normal_and_uniform():
         assert w.data.min() >= -2.0 and w.data.max() < -1.0 and w.data.std() > 0.2
     finally:
         set_grad_enabled(previous)
+
+
+def test_int_bool_and_half_convert_as_in_pytorch():
+    x = Tensor([-1.5, 0.0, 2.7])
+    assert x.int().dtype == np.int32 and x.int().data.tolist() == [-1, 0, 2]
+    assert x.bool().dtype == np.bool_ and x.bool().data.tolist() == [True, False, True]
+    assert x.half().dtype == np.float16 and x.half().data.tolist() == [-1.5, 0.0, 2.69921875]
+    assert int(Tensor(3.9)) == 3 and bool(Tensor(1.0)) is True, "Python's builtins still work"
+
+
+def test_norm_values():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 4, 5)).astype(np.float32)
+    x = Tensor(a)
+    assert x.norm().dtype == np.float32 and x.norm().shape == ()
+    np.testing.assert_allclose(x.norm().item(), np.sqrt((a.astype(np.float64) ** 2).sum()),
+                               rtol=1e-6)
+    assert x.norm("fro").item() == x.norm().item()
+    np.testing.assert_allclose(x.norm(1, dim=1).data, np.abs(a).sum(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(x.norm(3, dim=(0, 2), keepdim=True).data,
+                               (np.abs(a) ** 3).sum(axis=(0, 2), keepdims=True) ** (1 / 3),
+                               rtol=1e-5)
+    np.testing.assert_allclose(x.norm(float("inf"), dim=-1).data, np.abs(a).max(axis=-1))
+    assert Tensor([3.0, -4.0]).norm().item() == 5.0
+    assert Tensor(np.zeros(3, np.float32)).norm().item() == 0.0
+
+
+def test_norm_refuses_what_it_cannot_compute():
+    with pytest.raises(TypeError, match=r"x.float\(\).norm\(\)"):
+        Tensor([3, 4]).norm()
+    for p in (0, -1, "nuc"):
+        with pytest.raises(ValueError, match="p must be a positive number"):
+            Tensor([3.0, 4.0]).norm(p)

@@ -62,7 +62,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from tinytorch.core.tensor import Tensor, as_tensor, record_op
+from tinytorch.core.tensor import Tensor, as_tensor, record_op, where
 
 # %% [markdown]
 # The next cell is for this notebook only (it is not exported): plotting and timing tools.
@@ -875,6 +875,41 @@ assert Sigmoid()(Tensor([0.0], requires_grad=True))._node.op == "sigmoid"
 assert Softmax(dim=1)(Tensor(x.data, requires_grad=True))._node.saved["dim"] == 1
 assert repr(Sigmoid()) == "Sigmoid()" and repr(Tanh()) == "Tanh()"
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# ### LeakyReLU, given
+#
+# A ReLU unit whose input is negative for every example passes no gradient back, so it never
+# recovers: a "dead" unit. `LeakyReLU` keeps a small slope for negative inputs (0.01 by
+# default, PyTorch's `negative_slope`), so such a unit still learns slowly. It is built from
+# `where`: for each element, `x` where `x > 0`, else `negative_slope * x`. The gradient then
+# follows the chosen branch, so no new backward rule is needed, and at 0 it is
+# `negative_slope`, as in PyTorch.
+
+# %%
+#| export
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """``x`` where ``x > 0``, else ``negative_slope * x``, elementwise.
+
+    Example:
+        >>> leaky_relu(Tensor([-2.0, 0.0, 3.0]), 0.1).data.tolist()
+        [-0.20000000298023224, 0.0, 3.0]
+    """
+    x = as_tensor(x)
+    return where(x > 0, x, x * negative_slope)
+
+
+class LeakyReLU(Activation):
+    """``LeakyReLU(negative_slope=0.01)(x)`` applies ``leaky_relu``."""
+
+    def __init__(self, negative_slope: float = 0.01):
+        self.negative_slope = float(negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+    def forward(self, x: Tensor) -> Tensor:
+        return leaky_relu(x, self.negative_slope)
 
 # %% [markdown]
 # ## 8. Systems: what does an activation cost?

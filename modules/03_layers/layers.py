@@ -1277,6 +1277,30 @@ class ModuleList(Module):
 
 
 # %% [markdown]
+# `Identity` returns its input unchanged. It is what PyTorch code puts in place of a layer it
+# wants to switch off without changing the model's structure (`model[2] = Identity()`, or a
+# classifier head removed to read the features underneath). Given.
+
+# %%
+#| export
+class Identity(Module):
+    """A layer that returns its input as it is; extra arguments are accepted and ignored.
+
+    Example:
+        >>> model = Sequential(Linear(4, 8), ReLU(), Linear(8, 2))
+        >>> model[2] = Identity()
+        >>> model(randn(3, 4)).shape
+        (3, 8)
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x
+
+
+# %% [markdown]
 # ## 6. Dropout: training with missing pieces
 #
 # A large network can memorise its training set: units learn to rely on very particular

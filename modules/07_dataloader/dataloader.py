@@ -480,6 +480,96 @@ assert len(epoch_of(d)) == 48 and len(set(epoch_of(d).tolist())) == 48
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ### Holding data out: `Subset` and `random_split`, given
+#
+# To tell whether a model generalises, part of the training data is kept back and never
+# trained on: the validation set. PyTorch code does this with `random_split`:
+#
+# ```
+#   train_set, val_set = random_split(dataset, [0.9, 0.1])      # or [54000, 6000]
+#
+#   dataset   [0 1 2 3 4 5 6 7 8 9 ...]     one random permutation of the indices, cut in two:
+#   train_set  Subset(dataset, [7 2 9 0 ...])
+#   val_set    Subset(dataset, [4 1 ...])   no sample is in both
+# ```
+#
+# A `Subset` holds a dataset and a list of indices; `subset[i]` is `dataset[indices[i]]`. No
+# data is copied. Lengths may be counts that add up to `len(dataset)`, or fractions that add up
+# to 1; with fractions, each part gets its share rounded down, and the samples left over go
+# one each to the first parts (PyTorch's rule). The permutation comes from tinytorch's
+# generator (so `manual_seed` makes the split repeatable) unless `generator=` passes a numpy
+# `Generator` or a seed.
+
+# %%
+#| export
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order; nothing is copied.
+
+    Example:
+        >>> sub = Subset(TensorDataset(np.arange(10) * 10), [3, 7])
+        >>> len(sub), sub[1][0].item()
+        (2, 70)
+    """
+
+    def __init__(self, dataset, indices):
+        self.dataset = dataset
+        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        self.batched_indexing = getattr(dataset, "batched_indexing", False)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index):
+        if isinstance(index, Tensor):
+            index = index.data
+        picked = self.indices[index]
+        if isinstance(picked, np.ndarray) and not self.batched_indexing:
+            raise TypeError(f"Subset: {type(self.dataset).__name__} answers one index at a "
+                            f"time; index the subset with an int")
+        return self.dataset[picked if isinstance(picked, np.ndarray) else int(picked)]
+
+
+def _split_lengths(lengths, total: int) -> list:
+    """Counts for ``random_split``: ``lengths`` as given, or fractions turned into counts."""
+    lengths = list(lengths)
+    if not lengths or any(n < 0 for n in lengths):
+        raise ValueError(f"random_split: lengths must be non-negative, got {lengths}")
+    if all(isinstance(n, (int, np.integer)) for n in lengths):
+        if sum(lengths) != total:
+            raise ValueError(f"random_split: lengths {lengths} add up to {sum(lengths)}, but "
+                             f"the dataset has {total} samples; or pass fractions such as "
+                             f"[0.9, 0.1]")
+        return [int(n) for n in lengths]
+    if abs(sum(lengths) - 1.0) > 1e-6:
+        raise ValueError(f"random_split: fractions {lengths} add up to {sum(lengths)}, not 1; "
+                         f"or pass counts that add up to {total}")
+    counts = [int(np.floor(total * f)) for f in lengths]
+    for i in range(total - sum(counts)):
+        counts[i % len(counts)] += 1
+    return counts
+
+
+def random_split(dataset, lengths, generator=None) -> list:
+    """Cut ``dataset`` into non-overlapping random ``Subset``s of the given lengths.
+
+    ``lengths`` are counts that add up to ``len(dataset)``, or fractions that add up to 1.
+    ``generator``: a numpy ``Generator`` or an int seed; by default tinytorch's generator
+    (reseeded by ``manual_seed``).
+
+    Example:
+        >>> train, val = random_split(TensorDataset(np.arange(10)), [0.8, 0.2], generator=0)
+        >>> len(train), len(val)
+        (8, 2)
+    """
+    counts = _split_lengths(lengths, len(dataset))
+    rng = default_generator() if generator is None else (
+        generator if isinstance(generator, np.random.Generator)
+        else np.random.default_rng(generator))
+    order = rng.permutation(len(dataset))
+    bounds = np.cumsum([0] + counts)
+    return [Subset(dataset, order[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+
+# %% [markdown]
 # ## 4. Reading real data: the IDX format
 #
 # MNIST is distributed as four files in the **IDX** format, a format so simple you can read it

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 __all__ = [
     'relu', 'sigmoid', 'tanh', 'gelu', 'softmax', 'Activation', 'ReLU', 'Sigmoid', 'Tanh', 'GELU',
-    'Softmax',
+    'Softmax', 'leaky_relu', 'LeakyReLU',
 ]
 
 
@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from tinytorch.core.tensor import Tensor, as_tensor, record_op
+from tinytorch.core.tensor import Tensor, as_tensor, record_op, where
 
 
 def relu(x: Tensor) -> Tensor:
@@ -198,3 +198,27 @@ class Softmax(Activation):
 
     def forward(self, x: Tensor) -> Tensor:
         return softmax(x, self.dim)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """``x`` where ``x > 0``, else ``negative_slope * x``, elementwise.
+
+    Example:
+        >>> leaky_relu(Tensor([-2.0, 0.0, 3.0]), 0.1).data.tolist()
+        [-0.20000000298023224, 0.0, 3.0]
+    """
+    x = as_tensor(x)
+    return where(x > 0, x, x * negative_slope)
+
+
+class LeakyReLU(Activation):
+    """``LeakyReLU(negative_slope=0.01)(x)`` applies ``leaky_relu``."""
+
+    def __init__(self, negative_slope: float = 0.01):
+        self.negative_slope = float(negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+    def forward(self, x: Tensor) -> Tensor:
+        return leaky_relu(x, self.negative_slope)

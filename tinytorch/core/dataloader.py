@@ -5,8 +5,8 @@ Change the module source and run `tito export` again.
 from __future__ import annotations
 
 __all__ = [
-    'Dataset', 'TensorDataset', 'default_collate', 'DataLoader', 'IDX_DTYPES', 'parse_idx',
-    'scale_pixels', 'compute_mean_std', 'normalize',
+    'Dataset', 'TensorDataset', 'default_collate', 'DataLoader', 'Subset', 'random_split',
+    'IDX_DTYPES', 'parse_idx', 'scale_pixels', 'compute_mean_std', 'normalize',
 ]
 
 
@@ -157,6 +157,74 @@ class DataLoader:
         return (f"DataLoader({type(self.dataset).__name__} of {len(self.dataset)}, "
                 f"batch_size={self.batch_size}, shuffle={self.shuffle}, "
                 f"drop_last={self.drop_last}, seed={self.seed})")
+
+
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order; nothing is copied.
+
+    Example:
+        >>> sub = Subset(TensorDataset(np.arange(10) * 10), [3, 7])
+        >>> len(sub), sub[1][0].item()
+        (2, 70)
+    """
+
+    def __init__(self, dataset, indices):
+        self.dataset = dataset
+        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        self.batched_indexing = getattr(dataset, "batched_indexing", False)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index):
+        if isinstance(index, Tensor):
+            index = index.data
+        picked = self.indices[index]
+        if isinstance(picked, np.ndarray) and not self.batched_indexing:
+            raise TypeError(f"Subset: {type(self.dataset).__name__} answers one index at a "
+                            f"time; index the subset with an int")
+        return self.dataset[picked if isinstance(picked, np.ndarray) else int(picked)]
+
+
+def _split_lengths(lengths, total: int) -> list:
+    """Counts for ``random_split``: ``lengths`` as given, or fractions turned into counts."""
+    lengths = list(lengths)
+    if not lengths or any(n < 0 for n in lengths):
+        raise ValueError(f"random_split: lengths must be non-negative, got {lengths}")
+    if all(isinstance(n, (int, np.integer)) for n in lengths):
+        if sum(lengths) != total:
+            raise ValueError(f"random_split: lengths {lengths} add up to {sum(lengths)}, but "
+                             f"the dataset has {total} samples; or pass fractions such as "
+                             f"[0.9, 0.1]")
+        return [int(n) for n in lengths]
+    if abs(sum(lengths) - 1.0) > 1e-6:
+        raise ValueError(f"random_split: fractions {lengths} add up to {sum(lengths)}, not 1; "
+                         f"or pass counts that add up to {total}")
+    counts = [int(np.floor(total * f)) for f in lengths]
+    for i in range(total - sum(counts)):
+        counts[i % len(counts)] += 1
+    return counts
+
+
+def random_split(dataset, lengths, generator=None) -> list:
+    """Cut ``dataset`` into non-overlapping random ``Subset``s of the given lengths.
+
+    ``lengths`` are counts that add up to ``len(dataset)``, or fractions that add up to 1.
+    ``generator``: a numpy ``Generator`` or an int seed; by default tinytorch's generator
+    (reseeded by ``manual_seed``).
+
+    Example:
+        >>> train, val = random_split(TensorDataset(np.arange(10)), [0.8, 0.2], generator=0)
+        >>> len(train), len(val)
+        (8, 2)
+    """
+    counts = _split_lengths(lengths, len(dataset))
+    rng = default_generator() if generator is None else (
+        generator if isinstance(generator, np.random.Generator)
+        else np.random.default_rng(generator))
+    order = rng.permutation(len(dataset))
+    bounds = np.cumsum([0] + counts)
+    return [Subset(dataset, order[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 # IDX type code -> numpy dtype as stored in the file (big-endian).

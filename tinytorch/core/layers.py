@@ -4,7 +4,9 @@ Change the module source and run `tito export` again.
 """
 from __future__ import annotations
 
-__all__ = ['Parameter', 'Module', 'linear', 'Linear', 'Sequential', 'ModuleList', 'Dropout']
+__all__ = [
+    'Parameter', 'Module', 'linear', 'Linear', 'Sequential', 'ModuleList', 'Identity', 'Dropout',
+]
 
 
 import math
@@ -520,6 +522,23 @@ class ModuleList(Module):
 
     def __setitem__(self, index: int, module: Module) -> None:
         _replace_entry(self, index, module)
+
+
+class Identity(Module):
+    """A layer that returns its input as it is; extra arguments are accepted and ignored.
+
+    Example:
+        >>> model = Sequential(Linear(4, 8), ReLU(), Linear(8, 2))
+        >>> model[2] = Identity()
+        >>> model(randn(3, 4)).shape
+        (3, 8)
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x
 
 
 class Dropout(Module):

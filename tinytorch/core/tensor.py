@@ -10,10 +10,11 @@ __all__ = [
     'randn', 'rand', 'arange', 'zeros_like', 'ones_like', 'tensor', 'add', 'sub', 'mul', 'div',
     'neg', 'pow', 'matmul', 'tensor_sum', 'tensor_mean', 'tensor_max', 'reshape', 'permute',
     'transpose', 'getitem', 'exp', 'log', 'clamp', 'where', 'cat', 'stack', 'absolute', 'clone',
-    'cast', 'from_numpy', 'flatten', 'unsqueeze', 'squeeze', 'argmax', 'numel', 'is_tensor',
-    'allclose', 'equal', 'full', 'full_like', 'empty', 'eye', 'linspace', 'randint', 'randperm',
-    'rand_like', 'randn_like', 'gather', 'sort', 'topk', 'split', 'chunk', 'one_hot', 'float16',
-    'half', 'float32', 'float64', 'double', 'uint8', 'int8', 'int16', 'int32', 'int64', 'long',
+    'cast', 'tensor_norm', 'from_numpy', 'flatten', 'unsqueeze', 'squeeze', 'argmax', 'numel',
+    'is_tensor', 'allclose', 'equal', 'full', 'full_like', 'empty', 'eye', 'linspace', 'randint',
+    'randperm', 'rand_like', 'randn_like', 'gather', 'sort', 'topk', 'split', 'chunk', 'one_hot',
+    'float16', 'half', 'float32', 'float64', 'double', 'uint8', 'int8', 'int16', 'int32', 'int64',
+    'long',
 ]
 
 
@@ -433,6 +434,17 @@ class Tensor:
         """Standard deviation: the square root of ``var`` with the same arguments."""
         return self.var(dim, keepdim, correction=correction, unbiased=unbiased) ** 0.5
 
+    def norm(self, p=2, dim=None, keepdim: bool = False):
+        """The ``p``-norm over ``dim`` (every element by default): ``x.norm()`` is the length.
+
+        ``p`` is a positive number, ``"fro"`` (the same as 2) or ``float("inf")`` (the largest
+        absolute value). Built from recorded ops, so gradients flow through it; at an all-zero
+        input the gradient is 0, as in PyTorch, not the 0/0 of the formula.
+
+        Example: Tensor([3.0, -4.0]).norm().item() == 5.0
+        """
+        return tensor_norm(self, p, dim, keepdim)
+
     def abs(self):
         return absolute(self)
 
@@ -643,6 +655,15 @@ class Tensor:
 
     def long(self):
         return cast(self, np.int64)
+
+    def int(self):
+        return cast(self, np.int32)
+
+    def bool(self):
+        return cast(self, np.bool_)
+
+    def half(self):
+        return cast(self, np.float16)
 
     def dim(self) -> int:
         return self.data.ndim
@@ -1100,6 +1121,30 @@ def cast(a, dtype) -> Tensor:
     result = record_op(out, "cast", (a,))
     result.data = out   # record_op narrows float64 results of float32 inputs; a cast means it
     return result
+
+
+def tensor_norm(x, p=2, dim=None, keepdim: bool = False) -> Tensor:
+    """``x.norm(p, dim, keepdim)``: see ``Tensor.norm``."""
+    x = as_tensor(x)
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"norm needs a floating-point tensor, got dtype {x.dtype}; use "
+                        f"x.float().norm()")
+    if p == "fro":
+        p = 2
+    if isinstance(p, str) or not p > 0:
+        raise ValueError(f"norm: p must be a positive number, 'fro' or float('inf'), got {p!r}")
+    magnitude = x.abs()
+    if p == float("inf"):
+        largest = magnitude.max(dim=dim, keepdim=keepdim)
+        return getattr(largest, "values", largest)
+    if p == 1:
+        return magnitude.sum(dim=dim, keepdim=keepdim)
+    total = (x * x if p == 2 else magnitude ** p).sum(dim=dim, keepdim=keepdim)
+    # The root's slope is infinite at 0, and 0 * inf is nan. Take the root of 1 where the total
+    # is 0 and return 0 there: the gradient at zero is then 0, as in PyTorch.
+    nonzero = total > 0
+    safe = where(nonzero, total, ones_like(total))
+    return where(nonzero, safe ** (1.0 / p), zeros_like(total))
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
