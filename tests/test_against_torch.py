@@ -435,6 +435,20 @@ def test_norm_of_zeros_and_leaky_relu_at_zero_have_pytorchs_gradients():
     assert a.grad.data.tolist() == b.grad.tolist()
 
 
+@pytest.mark.module03
+def test_named_sequential_matches_pytorchs_names():
+    from collections import OrderedDict
+
+    ours = layers().Sequential(OrderedDict([("fc1", layers().Linear(3, 4)),
+                                            ("act", acts().ReLU()),
+                                            ("fc2", layers().Linear(4, 2))]))
+    theirs = torch.nn.Sequential(OrderedDict([("fc1", torch.nn.Linear(3, 4)),
+                                              ("act", torch.nn.ReLU()),
+                                              ("fc2", torch.nn.Linear(4, 2))]))
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+
+
 @pytest.mark.module07
 def test_random_split_lengths_match_pytorch():
     from tinytorch.core.dataloader import TensorDataset, random_split

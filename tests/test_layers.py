@@ -851,3 +851,22 @@ def test_identity_stands_in_for_a_layer():
     assert model(x).shape == (3, 8)
     assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias"]
     assert repr(Identity()) == "Identity()" and isinstance(Identity(), Module)
+
+
+def test_sequential_of_an_ordered_dict_names_its_layers():
+    from collections import OrderedDict
+
+    from tinytorch.core.activations import ReLU
+
+    manual_seed(0)
+    model = Sequential(OrderedDict([("hidden", Linear(4, 8)), ("act", ReLU()),
+                                    ("out", Linear(8, 2))]))
+    assert [n for n, _ in model.named_parameters()] == ["hidden.weight", "hidden.bias",
+                                                         "out.weight", "out.bias"]
+    assert model.hidden is model[0] and isinstance(model.act, ReLU) and len(model) == 3
+    x = randn(3, 4)
+    np.testing.assert_allclose(model(x).data, model.out(model.act(model.hidden(x))).data)
+    model[2] = Linear(8, 5)
+    assert model(x).shape == (3, 5) and "out.weight" in dict(model.named_parameters())
+    with pytest.raises(TypeError, match="entry 1 is the class ReLU"):
+        Sequential(OrderedDict([("a", Linear(2, 2)), ("b", ReLU)]))

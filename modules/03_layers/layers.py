@@ -1108,7 +1108,9 @@ plt.show()
 # layers: `forward` runs through it, so replacing a layer (`model[0] = ...`, which is
 # `setattr(model, "0", ...)`) changes both the parameters and the computation. It also behaves
 # like a short list: `len(model)`, `model[0]`, `for layer in model`, `model[:2]` (a new
-# Sequential of the first two) and `model.append(layer)`; those list methods are given.
+# Sequential of the first two) and `model.append(layer)`; those list methods are given. So is
+# the first branch of `__init__`: PyTorch code sometimes names the layers by passing one
+# `OrderedDict` of name → layer, and the registry then holds those names instead of positions.
 
 # %%
 #| export
@@ -1144,6 +1146,9 @@ def _append_entry(owner: Module, module):
 class Sequential(Module):
     """Layers applied one after another: ``Sequential(Linear(4, 8), ReLU(), Linear(8, 1))``.
 
+    ``Sequential(OrderedDict([("hidden", Linear(4, 8)), ("act", ReLU())]))`` names the layers
+    (given): ``model.hidden`` is the first one.
+
     TODO: store the layers in ``__init__`` and run them in ``forward``.
     APPROACH:
         ``__init__``:
@@ -1165,6 +1170,11 @@ class Sequential(Module):
 
     def __init__(self, *layers):
         super().__init__()
+        if len(layers) == 1 and isinstance(layers[0], OrderedDict):
+            # Given: PyTorch's named form, Sequential(OrderedDict([("fc", Linear(4, 8)), ...])).
+            for position, (name, layer) in enumerate(layers[0].items()):
+                setattr(self, name, _checked_entry(self, position, layer))
+            return
         ### BEGIN SOLUTION
         for i, layer in enumerate(layers):
             if isinstance(layer, type):

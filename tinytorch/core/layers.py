@@ -447,6 +447,9 @@ def _append_entry(owner: Module, module):
 class Sequential(Module):
     """Layers applied one after another: ``Sequential(Linear(4, 8), ReLU(), Linear(8, 1))``.
 
+    ``Sequential(OrderedDict([("hidden", Linear(4, 8)), ("act", ReLU())]))`` names the layers
+    (given): ``model.hidden`` is the first one.
+
     Example:
         >>> model = Sequential(Linear(2, 3), ReLU(), Linear(3, 1))
         >>> [name for name, _ in model.named_parameters()]
@@ -455,6 +458,11 @@ class Sequential(Module):
 
     def __init__(self, *layers):
         super().__init__()
+        if len(layers) == 1 and isinstance(layers[0], OrderedDict):
+            # Given: PyTorch's named form, Sequential(OrderedDict([("fc", Linear(4, 8)), ...])).
+            for position, (name, layer) in enumerate(layers[0].items()):
+                setattr(self, name, _checked_entry(self, position, layer))
+            return
         for i, layer in enumerate(layers):
             if isinstance(layer, type):
                 raise TypeError(f"Sequential: layer {i} is the class {layer.__name__}, not a "
