@@ -1578,13 +1578,12 @@ def tensor_norm(x, p=2, dim=None, keepdim: bool = False) -> Tensor:
         p = 2
     if isinstance(p, str) or not p > 0:
         raise ValueError(f"norm: p must be a positive number, 'fro' or float('inf'), got {p!r}")
-    magnitude = x.abs()
     if p == float("inf"):
-        largest = magnitude.max(dim=dim, keepdim=keepdim)
+        largest = x.abs().max(dim=dim, keepdim=keepdim)
         return getattr(largest, "values", largest)
     if p == 1:
-        return magnitude.sum(dim=dim, keepdim=keepdim)
-    total = (x * x if p == 2 else magnitude ** p).sum(dim=dim, keepdim=keepdim)
+        return x.abs().sum(dim=dim, keepdim=keepdim)
+    total = (x * x if p == 2 else x.abs() ** p).sum(dim=dim, keepdim=keepdim)
     # The root's slope is infinite at 0, and 0 * inf is nan. Take the root of 1 where the total
     # is 0 and return 0 there: the gradient at zero is then 0, as in PyTorch.
     nonzero = total > 0
