@@ -109,6 +109,24 @@ def test_the_guard_sees_the_real_tensors_conversions_and_comparisons_replaced():
             report
 
 
+def test_the_guard_sees_the_given_pytorch_helpers_replaced():
+    """Module 08's checks train with CrossEntropyLoss, Subset-style datasets and norms; a
+    submission that bends the given loss, split or norm is reported, name by name."""
+    from tito import autograde
+
+    package = autograde.grading_package(course.get_module("08"))
+    _, _, report = run("from tinytorch.core import dataloader, losses\n"
+                       "from tinytorch.core.tensor import Tensor",
+                       "losses.CrossEntropyLoss.forward = lambda self, z, y: z.sum() * 0\n"
+                       "losses._label_smoothed_cross_entropy = lambda *a, **k: None\n"
+                       "dataloader.random_split = lambda ds, lengths, generator=None: [ds]\n"
+                       "Tensor.norm = lambda t, *a, **k: Tensor(0.0)", package=package)
+    for name in ("losses.CrossEntropyLoss.forward", "losses._label_smoothed_cross_entropy",
+                 "dataloader.random_split", "tensor.Tensor.norm"):
+        assert any(f"tinytorch.core.{name} replaced" in c for c in report["changes"]), \
+            (name, report["changes"])
+
+
 MODULES = [m for m in __import__("tito.course", fromlist=["MODULES"]).MODULES
            if m.source().is_file()]
 

@@ -18,6 +18,10 @@ ATTACKS = {
         "rebinds tensor.allclose",
     "from tinytorch.core import tensor\ntensor.one_hot = lambda *a, **k: None":
         "rebinds tensor.one_hot",
+    "from tinytorch.core import dataloader\ndataloader.random_split = print":
+        "rebinds dataloader.random_split",
+    "from tinytorch.core.losses import CrossEntropyLoss\nCrossEntropyLoss.forward = print":
+        "rebinds CrossEntropyLoss.forward",
     "import numpy as np\nsetattr(np, 'isclose', print)": "rebinds an attribute of numpy",
     "m = __import__('nu' + 'mpy')": "__import__",
     "import builtins\nbuiltins.AssertionError = KeyError": "imports builtins",

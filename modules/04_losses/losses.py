@@ -108,6 +108,14 @@ def _check_reduction(reduction: str, op: str) -> str:
     return reduction
 
 
+def _check_smoothing(label_smoothing, op: str) -> float:
+    eps = float(label_smoothing)
+    if not 0.0 <= eps <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, got "
+                         f"{label_smoothing}; 0.1 is a common choice, 0 turns it off")
+    return eps
+
+
 def _reduce(losses, reduction: str):
     """Combine per-example losses (a numpy array or a Tensor) as ``reduction`` asks."""
     if reduction == "mean":
@@ -509,10 +517,7 @@ def _label_smoothed_cross_entropy(logits, target, reduction: str = "mean",
         >>> round(_label_smoothed_cross_entropy(z, y, "mean", 0.1).item(), 4)
         1.6055
     """
-    eps = float(label_smoothing)
-    if not 0.0 <= eps <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got "
-                         f"{label_smoothing}; 0.1 is a common choice, 0 turns it off")
+    eps = _check_smoothing(label_smoothing, "cross_entropy")
     logits = as_tensor(logits)
     per_example = cross_entropy(logits, target, "none")
     spread = -log_softmax(logits, dim=-1).mean(dim=-1)
@@ -854,10 +859,7 @@ class CrossEntropyLoss(_Loss):
 
     def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0):
         super().__init__(reduction)
-        if not 0.0 <= float(label_smoothing) <= 1.0:
-            raise ValueError(f"CrossEntropyLoss: label_smoothing must be between 0.0 and 1.0, "
-                             f"got {label_smoothing}; 0.1 is a common choice, 0 turns it off")
-        self.label_smoothing = float(label_smoothing)
+        self.label_smoothing = _check_smoothing(label_smoothing, "CrossEntropyLoss")
 
     def forward(self, logits, target) -> Tensor:
         ### BEGIN SOLUTION

@@ -523,10 +523,12 @@ class Subset(Dataset):
         if isinstance(index, Tensor):
             index = index.data
         picked = self.indices[index]
-        if isinstance(picked, np.ndarray) and not self.batched_indexing:
+        if not isinstance(picked, np.ndarray):
+            return self.dataset[int(picked)]
+        if not self.batched_indexing:
             raise TypeError(f"Subset: {type(self.dataset).__name__} answers one index at a "
                             f"time; index the subset with an int")
-        return self.dataset[picked if isinstance(picked, np.ndarray) else int(picked)]
+        return self.dataset[picked]
 
 
 def _split_lengths(lengths, total: int) -> list:
@@ -562,9 +564,8 @@ def random_split(dataset, lengths, generator=None) -> list:
         (8, 2)
     """
     counts = _split_lengths(lengths, len(dataset))
-    rng = default_generator() if generator is None else (
-        generator if isinstance(generator, np.random.Generator)
-        else np.random.default_rng(generator))
+    # default_rng hands a Generator back unchanged and makes one from a seed.
+    rng = default_generator() if generator is None else np.random.default_rng(generator)
     order = rng.permutation(len(dataset))
     bounds = np.cumsum([0] + counts)
     return [Subset(dataset, order[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
