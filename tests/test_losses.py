@@ -14,7 +14,7 @@ from hypothesis.extra import numpy as hnp
 
 from tinytorch.core.losses import (BinaryCrossEntropyLoss, CrossEntropyLoss, MSELoss,
                                    binary_cross_entropy, binary_cross_entropy_with_logits,
-                                   cross_entropy, log_softmax, mse_loss)
+                                   cross_entropy, log_softmax, mse_loss, nll_loss)
 from tinytorch.core.tensor import Tensor
 
 pytestmark = pytest.mark.module04
@@ -208,6 +208,25 @@ def test_cross_entropy_rejects_bad_labels_with_a_clear_message(bad, names):
     z = Tensor(np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match=names):
         cross_entropy(z, bad)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, ">i8", np.uint8])
+@pytest.mark.parametrize("label", ["most negative", -1, "largest", 3])
+def test_cross_entropy_refuses_labels_outside_the_classes_in_every_integer_dtype(dtype, label):
+    info = np.iinfo(dtype)
+    if label == "most negative":
+        label = info.min
+    elif label == "largest":
+        label = info.max
+    if not info.min <= label <= info.max or 0 <= label <= 2:
+        pytest.skip("this label fits no such dtype or is a valid class")
+    z = Tensor(np.zeros((3, 3), np.float32))
+    labels = np.array([1, 9, label, 9, 0, 9], dtype=dtype)[::2]   # a strided view
+    with pytest.raises(ValueError, match=rf"\[0, 2\] for 3 classes, got {label}$"):
+        cross_entropy(z, labels)
+    with pytest.raises(ValueError, match=rf"got {label}$"):
+        nll_loss(log_softmax(z), labels)
+    assert cross_entropy(z, np.array([1, 2, 0], dtype=dtype)).item() == pytest.approx(np.log(3))
 
 
 def test_cross_entropy_empty_batch_is_an_error_for_every_reduction():

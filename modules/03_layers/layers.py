@@ -825,7 +825,7 @@ def linear(x, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             raise ValueError(f"linear: bias {bias.shape} does not fit weight {weight.shape}: "
                              f"expected a bias of shape ({out_features},)")
     xd = x.data
-    if not np.issubdtype(xd.dtype, np.floating):
+    if xd.dtype.kind != "f":               # not floating point: integers, e.g. raw pixels
         xd = xd.astype(weight.data.dtype)
     if xd.ndim > 2:
         out = (xd.reshape(-1, in_features) @ weight.data.T).reshape(

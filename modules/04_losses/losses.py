@@ -168,7 +168,7 @@ def _class_targets(logits: Tensor, target, op: str, what: str = "logits") -> np.
     if classes == 0:
         raise ValueError(f"{op}: {what} of shape {logits.shape} have no classes")
     labels = target.data if isinstance(target, Tensor) else np.asarray(target)
-    if not np.issubdtype(labels.dtype, np.integer):
+    if labels.dtype.kind not in "iu":      # signed or unsigned integers
         raise ValueError(f"{op}: target must hold integer class labels in [0, {classes - 1}], "
                          f"got dtype {labels.dtype}; convert them with .long() (Python ints "
                          f"make int64 already: Tensor([0, 2, 1]))")
@@ -178,7 +178,9 @@ def _class_targets(logits: Tensor, target, op: str, what: str = "logits") -> np.
                          f"{expected} (one label per row), got {labels.shape}")
     if logits.shape[0] == 0:
         raise _empty_batch(op, logits.shape)
-    if labels.min() < 0 or labels.max() >= classes:
+    # Seen as unsigned, a negative label wraps round to a huge number: one max() checks both
+    # ends of the range.
+    if labels.view(labels.dtype.str.replace("i", "u")).max() >= classes:
         outside = (labels < 0) | (labels >= classes)
         raise ValueError(f"{op}: class labels must be in [0, {classes - 1}] for {classes} "
                          f"classes, got {labels[outside].flat[0]}")

@@ -165,7 +165,7 @@ def _initial_gradient(tensor: Tensor, gradient) -> np.ndarray:
                 f"backward(): the output has shape {tensor.shape}; only a one-element output "
                 f"gets the implicit gradient 1. Pass gradient= an array of shape "
                 f"{tensor.shape} (e.g. ones_like(out)), or reduce first (out.sum()).")
-        return np.ones(tensor.shape, dtype=tensor.data.dtype)
+        return np.array(1, dtype=tensor.data.dtype).reshape(tensor.shape)
     g = gradient.data if isinstance(gradient, Tensor) else gradient
     # A copy in the output's dtype: the caller's array must never become somebody's .grad.
     g = np.array(g, dtype=tensor.data.dtype)
