@@ -22,9 +22,10 @@ Each implementation runs in two fresh processes under callgrind, for ``N`` and `
 steps. The difference over ``K`` is the count per step: start-up and imports cancel out.
 
 With ``--cache`` the runs go through valgrind's cachegrind instead, which simulates this
-machine's per-core caches (48 KiB L1 data, 2 MiB L2) and counts the data misses per step: how
-much memory traffic each implementation's arrays cause. A simulation: it knows nothing of the
-hardware prefetchers, which hide much of the cost of streaming through an array.
+machine's per-core L1 data cache and L2 (their geometry read from Linux's sysfs) and counts
+the data misses per step: how much memory traffic each implementation's arrays cause. A
+simulation: it knows nothing of the hardware prefetchers, which hide much of the cost of
+streaming through an array.
 
     python benchmarks/instructions.py              # prints the table (needs valgrind)
     python benchmarks/instructions.py --write      # ... and puts it into benchmarks/RESULTS.md
@@ -77,9 +78,39 @@ def worker(args: argparse.Namespace) -> None:
         step()
 
 
-# The caches cachegrind simulates: this machine's L1 data cache and L2, per core (size,
-# associativity, line size), as lscpu reports them.
-CACHES = ("--D1=49152,12,64", "--LL=2097152,16,64")
+# The caches cachegrind simulates when the machine does not describe its own: an L1 data
+# cache and an L2 per core as (size in bytes, associativity, line size).
+DEFAULT_CACHES = {"D1": (49152, 12, 64), "LL": (2097152, 16, 64)}
+
+
+def machine_caches(sysfs: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> dict:
+    """This machine's per-core L1 data cache and L2 (size, ways, line), read from Linux's
+    sysfs; where that is missing (macOS, Windows), the defaults above."""
+    found = {}
+    for index in sorted(sysfs.glob("index*")):
+        try:
+            level, kind = (index / "level").read_text().strip(), (index / "type").read_text()
+            size = (index / "size").read_text().strip()
+            ways = int((index / "ways_of_associativity").read_text())
+            line = int((index / "coherency_line_size").read_text())
+        except (OSError, ValueError):
+            continue
+        units = {"K": 2**10, "M": 2**20}
+        size_bytes = int(size[:-1]) * units[size[-1]] if size[-1] in units else int(size)
+        if level == "1" and kind.strip() == "Data":
+            found["D1"] = (size_bytes, ways, line)
+        elif level == "2":
+            found["LL"] = (size_bytes, ways, line)
+    return {name: found.get(name, default) for name, default in DEFAULT_CACHES.items()}
+
+
+def describe_caches(caches: dict) -> str:
+    """``"32 KiB L1 data, 1 MiB L2"``."""
+    def size(n: int) -> str:
+        return f"{n // 2**20} MiB" if n % 2**20 == 0 else f"{n // 2**10} KiB"
+    return f"{size(caches['D1'][0])} L1 data, {size(caches['LL'][0])} L2"
+
+
 # What each tool prints at the end of a run, and the counters read from it.
 COUNTERS = {"callgrind": {"instructions": r"Collected\s*:\s*([\d,]+)"},
             "cachegrind": {"L1 data misses": r"D1\s+misses:\s*([\d,]+)",
@@ -90,7 +121,9 @@ def count(impl: str, network: str, opt: str, steps: int, tool: str = "callgrind"
     """The counters of one whole run of ``steps`` steps under ``tool``."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONHASHSEED="0",
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    options = ["--cache-sim=yes", *CACHES] if tool == "cachegrind" else []
+    caches = [f"--{name}={','.join(map(str, geometry))}"
+              for name, geometry in machine_caches().items()]
+    options = ["--cache-sim=yes", *caches] if tool == "cachegrind" else []
     cmd = ["valgrind", f"--tool={tool}", *options, f"--{tool}-out-file={os.devnull}",
            sys.executable, __file__, "--worker", "--impl", impl, "--network", network,
            "--opt", opt, "--steps", str(steps)]
@@ -178,7 +211,8 @@ def cache_table(args: argparse.Namespace, machine: str) -> list[str]:
         f"{' '.join(args.networks)} --opts {' '.join(args.opts)} --write`",
         "",
         "valgrind's cachegrind runs each step through a simulation of this machine's per-core "
-        "caches (48 KiB L1 data, 2 MiB L2) and counts the data reads and writes that miss "
+        f"caches ({describe_caches(machine_caches())}) and counts the data reads and writes "
+        "that miss "
         "them; each count is (run of N + K steps - run of N steps) / K, one fixed batch, one "
         "BLAS thread. A miss in the simulated L2 is memory traffic beyond the core's own "
         "caches. The simulation has no hardware prefetcher, which on the real processor hides "
