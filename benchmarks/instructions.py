@@ -85,18 +85,22 @@ DEFAULT_CACHES = {"D1": (49152, 12, 64), "LL": (2097152, 16, 64)}
 
 def machine_caches(sysfs: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> dict:
     """This machine's per-core L1 data cache and L2 (size, ways, line), read from Linux's
-    sysfs; where that is missing (macOS, Windows), the defaults above."""
+    sysfs; where that is missing (macOS, Windows), or describes a cache cachegrind cannot
+    simulate (its number of sets must be a power of two), the defaults above."""
+    units = {"K": 2**10, "M": 2**20}
     found = {}
     for index in sorted(sysfs.glob("index*")):
         try:
             level, kind = (index / "level").read_text().strip(), (index / "type").read_text()
             size = (index / "size").read_text().strip()
+            size_bytes = int(size[:-1]) * units[size[-1]] if size[-1:] in units else int(size)
             ways = int((index / "ways_of_associativity").read_text())
             line = int((index / "coherency_line_size").read_text())
         except (OSError, ValueError):
             continue
-        units = {"K": 2**10, "M": 2**20}
-        size_bytes = int(size[:-1]) * units[size[-1]] if size[-1] in units else int(size)
+        sets = size_bytes // (ways * line) if ways > 0 and line > 0 else 0
+        if sets < 1 or sets & (sets - 1) or sets * ways * line != size_bytes:
+            continue
         if level == "1" and kind.strip() == "Data":
             found["D1"] = (size_bytes, ways, line)
         elif level == "2":

@@ -257,6 +257,14 @@ def test_simulated_caches_are_this_machines_as_sysfs_describes_them(tmp_path):
     caches = instructions.machine_caches(tmp_path)
     assert caches == {"D1": (32768, 8, 64), "LL": (1048576, 8, 64)}
     assert instructions.describe_caches(caches) == "32 KiB L1 data, 1 MiB L2"
+    # With 64-byte lines, 3 MiB over 16 ways is 3072 sets, which cachegrind cannot simulate
+    # (the default L2 instead); 1.25 MiB over 10 ways is 2048 sets, simulated as it is.
+    (tmp_path / "index2" / "size").write_text("3072K\n")
+    (tmp_path / "index2" / "ways_of_associativity").write_text("16\n")
+    assert instructions.machine_caches(tmp_path)["LL"] == instructions.DEFAULT_CACHES["LL"]
+    (tmp_path / "index2" / "size").write_text("1280K\n")
+    (tmp_path / "index2" / "ways_of_associativity").write_text("10\n")
+    assert instructions.machine_caches(tmp_path)["LL"] == (1310720, 10, 64)
     missing = instructions.machine_caches(tmp_path / "absent")
     assert missing == instructions.DEFAULT_CACHES
     assert instructions.describe_caches(missing) == "48 KiB L1 data, 2 MiB L2"
