@@ -34,6 +34,7 @@ streaming through an array.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import shutil
@@ -115,6 +116,13 @@ def describe_caches(caches: dict) -> str:
     return f"{size(caches['D1'][0])} L1 data, {size(caches['LL'][0])} L2"
 
 
+@functools.cache
+def cache_options() -> tuple:
+    """cachegrind's options for this machine's caches, read from sysfs once per process."""
+    return tuple(f"--{name}={','.join(map(str, geometry))}"
+                 for name, geometry in machine_caches().items())
+
+
 # What each tool prints at the end of a run, and the counters read from it.
 COUNTERS = {"callgrind": {"instructions": r"Collected\s*:\s*([\d,]+)"},
             "cachegrind": {"L1 data misses": r"D1\s+misses:\s*([\d,]+)",
@@ -125,9 +133,7 @@ def count(impl: str, network: str, opt: str, steps: int, tool: str = "callgrind"
     """The counters of one whole run of ``steps`` steps under ``tool``."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONHASHSEED="0",
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    caches = [f"--{name}={','.join(map(str, geometry))}"
-              for name, geometry in machine_caches().items()]
-    options = ["--cache-sim=yes", *caches] if tool == "cachegrind" else []
+    options = ["--cache-sim=yes", *cache_options()] if tool == "cachegrind" else []
     cmd = ["valgrind", f"--tool={tool}", *options, f"--{tool}-out-file={os.devnull}",
            sys.executable, __file__, "--worker", "--impl", impl, "--network", network,
            "--opt", opt, "--steps", str(steps)]
@@ -216,8 +222,7 @@ def cache_table(args: argparse.Namespace, machine: str) -> list[str]:
         "",
         "valgrind's cachegrind runs each step through a simulation of this machine's per-core "
         f"caches ({describe_caches(machine_caches())}) and counts the data reads and writes "
-        "that miss "
-        "them; each count is (run of N + K steps - run of N steps) / K, one fixed batch, one "
+        "that miss them; each count is (run of N + K steps - run of N steps) / K, one fixed batch, one "
         "BLAS thread. A miss in the simulated L2 is memory traffic beyond the core's own "
         "caches. The simulation has no hardware prefetcher, which on the real processor hides "
         "much of the cost of streaming through a large array, so these are counts of traffic, "

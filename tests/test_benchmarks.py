@@ -240,7 +240,8 @@ def test_simulated_cache_misses_rank_the_implementations():
 
 def test_simulated_caches_are_this_machines_as_sysfs_describes_them(tmp_path):
     """The L1 data cache and the L2 come from sysfs (the instruction caches and L3 do not
-    count); a machine without sysfs gets the defaults, and the table says which it used."""
+    count); a machine without sysfs gets the defaults, and describe_caches (which the table
+    prints) names whichever was used."""
     sys.path.insert(0, str(BENCH))
     try:
         import instructions
