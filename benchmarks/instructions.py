@@ -117,10 +117,9 @@ def describe_caches(caches: dict) -> str:
 
 
 @functools.cache
-def cache_options() -> tuple:
-    """cachegrind's options for this machine's caches, read from sysfs once per process."""
-    return tuple(f"--{name}={','.join(map(str, geometry))}"
-                 for name, geometry in machine_caches().items())
+def this_machines_caches() -> dict:
+    """The caches cachegrind simulates, and the table names: read from sysfs once per process."""
+    return machine_caches()
 
 
 # What each tool prints at the end of a run, and the counters read from it.
@@ -133,7 +132,9 @@ def count(impl: str, network: str, opt: str, steps: int, tool: str = "callgrind"
     """The counters of one whole run of ``steps`` steps under ``tool``."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONHASHSEED="0",
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    options = ["--cache-sim=yes", *cache_options()] if tool == "cachegrind" else []
+    caches = [f"--{name}={','.join(map(str, geometry))}"
+              for name, geometry in this_machines_caches().items()]
+    options = ["--cache-sim=yes", *caches] if tool == "cachegrind" else []
     cmd = ["valgrind", f"--tool={tool}", *options, f"--{tool}-out-file={os.devnull}",
            sys.executable, __file__, "--worker", "--impl", impl, "--network", network,
            "--opt", opt, "--steps", str(steps)]
@@ -221,12 +222,12 @@ def cache_table(args: argparse.Namespace, machine: str) -> list[str]:
         f"{' '.join(args.networks)} --opts {' '.join(args.opts)} --write`",
         "",
         "valgrind's cachegrind runs each step through a simulation of this machine's per-core "
-        f"caches ({describe_caches(machine_caches())}) and counts the data reads and writes "
-        "that miss them; each count is (run of N + K steps - run of N steps) / K, one fixed batch, one "
-        "BLAS thread. A miss in the simulated L2 is memory traffic beyond the core's own "
-        "caches. The simulation has no hardware prefetcher, which on the real processor hides "
-        "much of the cost of streaming through a large array, so these are counts of traffic, "
-        "not of time.",
+        f"caches ({describe_caches(this_machines_caches())}) and counts the data reads and "
+        "writes that miss them; each count is (run of N + K steps - run of N steps) / K, one "
+        "fixed batch, one BLAS thread. A miss in the simulated L2 is memory traffic beyond the "
+        "core's own caches. The simulation has no hardware prefetcher, which on the real "
+        "processor hides much of the cost of streaming through a large array, so these are "
+        "counts of traffic, not of time.",
         "",
         "| network | optimizer | implementation | L1 data misses | L2 data misses |",
         "|---|---|---|---|---|",
